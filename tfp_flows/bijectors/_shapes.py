@@ -1,0 +1,71 @@
+"""Shape helpers shared by the image bijectors (event shape [H, W, C])."""
+
+import tensorflow as tf
+
+__all__ = [
+    'batch_shape_of', 'flatten_batch', 'static_event_shape', 'unflatten_batch',
+    'zeros_for_batch', 'check_positive_int', 'check_channels',
+]
+
+
+def static_event_shape(x, name='x'):
+  """Returns the static `[H, W, C]` of `x` as Python ints.
+
+  The image bijectors need the event shape at graph-construction time because
+  convolutions and channel splits are sized from it.
+  """
+  if x.shape.rank is None or x.shape.rank < 3:
+    raise ValueError(f'`{name}` must have shape [..., H, W, C]; got {x.shape}.')
+  event = x.shape[-3:]
+  if not event.is_fully_defined():
+    raise ValueError(
+        f'`{name}` must have a static event shape [H, W, C]; got {x.shape}.')
+  return event.as_list()
+
+
+def batch_shape_of(x):
+  """The batch shape of an image tensor: static list when known, else a tensor."""
+  batch = x.shape[:-3]
+  if batch.is_fully_defined():
+    return batch.as_list()
+  return tf.shape(x)[:-3]
+
+
+def flatten_batch(x):
+  """Reshapes `[..., H, W, C]` to `[N, H, W, C]` for 4-D ops (conv2d, space_to_depth).
+
+  Returns:
+    x4: the reshaped tensor.
+    batch_shape: what `unflatten_batch` needs to restore the batch dims.
+  """
+  event = static_event_shape(x)
+  return tf.reshape(x, [-1] + event), batch_shape_of(x)
+
+
+def unflatten_batch(y4, batch_shape):
+  """Inverse of `flatten_batch` for a `[N, H', W', C']` tensor."""
+  event = y4.shape[1:].as_list()
+  if isinstance(batch_shape, list):
+    return tf.reshape(y4, batch_shape + event)
+  return tf.reshape(y4, tf.concat([batch_shape, event], axis=0))
+
+
+def zeros_for_batch(x, dtype):
+  """A zero log-det of shape batch_shape(x)."""
+  return tf.zeros(batch_shape_of(x), dtype=dtype)
+
+
+def check_positive_int(value, name):
+  """Raises a `ValueError` naming `name` unless `value` is a positive int."""
+  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    raise ValueError(f'`{name}` must be a positive integer; got {value!r}.')
+  return value
+
+
+def check_channels(x, num_channels, name):
+  """Checks the channel count of an input against the constructor's."""
+  channels = static_event_shape(x)[-1]
+  if channels != num_channels:
+    raise ValueError(
+        f'{name}: input has {channels} channels but the bijector was built '
+        f'for `num_channels={num_channels}` (shape {x.shape}).')

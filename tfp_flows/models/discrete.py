@@ -1,0 +1,115 @@
+"""Discrete images: validation, uniform dequantisation and bits/dim.
+
+All models in `tfp_flows` report the log-likelihood of an integer-valued image
+in nats per image, and convert it to bits per dimension with `bits_per_dim`,
+the one place where that conversion lives.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ['bits_per_dim', 'check_images', 'dequantize', 'num_bins']
+
+
+def num_bins(n_bits):
+  """The number of grey levels, `2**n_bits`."""
+  if isinstance(n_bits, bool) or not isinstance(n_bits, int) or not (
+      1 <= n_bits <= 16):
+    raise ValueError(f'`n_bits` must be an integer in [1, 16]; got {n_bits!r}.')
+  return 2 ** n_bits
+
+
+def bits_per_dim(log_likelihood_nats, num_subpixels):
+  """Converts a log-likelihood in nats per image to bits per dimension.
+
+  ```none
+  bits/dim = -log p(x) / (D * ln 2)
+  ```
+
+  Args:
+    log_likelihood_nats: float `Tensor` (or array), any shape: the discrete
+      log-likelihood of each image in nats (already including the
+      `-D * log(2**n_bits)` term of dequantisation).
+    num_subpixels: Python `int` D, the number of modelled subpixels of one
+      image (H * W * C of the image as given to the model).
+
+  Returns:
+    Float `Tensor` of the same shape, bits per dimension.
+  """
+  if isinstance(num_subpixels, bool) or not isinstance(
+      num_subpixels, (int, np.integer)) or num_subpixels <= 0:
+    raise ValueError('`num_subpixels` must be a positive integer; got '
+                     f'{num_subpixels!r}.')
+  return -tf.convert_to_tensor(log_likelihood_nats) / (
+      float(num_subpixels) * math.log(2.))
+
+
+def check_images(images, image_shape, n_bits, name='images'):
+  """Validates integer-valued images and returns them as a Tensor.
+
+  Checks the trailing shape always. Range and integrality are checked on
+  concrete values (numpy arrays, eager tensors); inside a `tf.function` they
+  are checked with assertions only when `validate_args` applies (the caller
+  decides), since they would cost a pass over the data on every step.
+
+  Args:
+    images: uint8/int/float array or `Tensor` of shape `[..., H, W, C]` with
+      integer values in `[0, 2**n_bits - 1]`.
+    image_shape: expected `[H, W, C]`.
+    n_bits: bits per subpixel.
+    name: name used in error messages.
+
+  Returns:
+    The images as a `Tensor` of their own dtype.
+
+  Raises:
+    ValueError: wrong shape, out of range, or non-integer values.
+    TypeError: not a numeric dtype.
+  """
+  max_value = num_bins(n_bits) - 1
+  if isinstance(images, np.ndarray) or not tf.is_tensor(images):
+    images = np.asarray(images)
+    if not (np.issubdtype(images.dtype, np.integer)
+            or np.issubdtype(images.dtype, np.floating)):
+      raise TypeError(f'`{name}` must be integer or float valued; got dtype '
+                      f'{images.dtype}.')
+  tensor = tf.convert_to_tensor(images)
+  if not (tensor.dtype.is_integer or tensor.dtype.is_floating):
+    raise TypeError(f'`{name}` must be integer or float valued; got dtype '
+                    f'{tensor.dtype.name}.')
+  expected = list(image_shape)
+  if (tensor.shape.rank is None or tensor.shape.rank < 3
+      or tensor.shape[-3:].as_list() != expected):
+    raise ValueError(f'`{name}` must have shape [..., {", ".join(map(str, expected))}]'
+                     f'; got {tensor.shape.as_list() if tensor.shape.rank is not None else "unknown"}.')
+  if tf.executing_eagerly() and tf.size(tensor) > 0:
+    values = tensor.numpy()
+    lo, hi = values.min(), values.max()
+    if lo < 0 or hi > max_value:
+      raise ValueError(
+          f'`{name}` values must be in [0, {max_value}] (n_bits={n_bits}); '
+          f'got min {lo}, max {hi}.')
+    if tensor.dtype.is_floating and not np.all(values == np.round(values)):
+      raise ValueError(
+          f'`{name}` must be integer-valued (grey levels); got non-integer '
+          'values. For continuous inputs in [0, 1] use `log_density`.')
+  return tensor
+
+
+def dequantize(images, n_bits, seed, dtype=tf.float32):
+  """Uniform dequantisation to the unit cube: `(x + u) / 2**n_bits`, u ~ U[0, 1)^D.
+
+  Args:
+    images: integer-valued `Tensor` `[..., H, W, C]` in `[0, 2**n_bits - 1]`.
+    n_bits: bits per subpixel.
+    seed: stateless seed, int `Tensor` of shape `[2]`.
+    dtype: float dtype of the result.
+
+  Returns:
+    Float `Tensor` of the same shape with values in `[0, 1)`.
+  """
+  x = tf.cast(images, dtype)
+  u = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=dtype)
+  return (x + u) / float(num_bins(n_bits))

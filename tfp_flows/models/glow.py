@@ -1,0 +1,461 @@
+"""Glow composed from TFP bijectors, with Glow's multi-scale architecture."""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_probability import bijectors as tfb
+from tensorflow_probability import distributions as tfd
+
+from tfp_flows import bijectors as fb
+from tfp_flows.bijectors import _shapes
+from tfp_flows.models import base
+from tfp_flows.models import discrete
+
+__all__ = ['Glow', 'build_glow_bijector']
+
+_COUPLINGS = ('affine', 'additive')
+
+
+def _flow_step(num_channels, coupling, hidden_channels, seed, dtype, name):
+  """One Glow step; its inverse (normalising) runs ActNorm, 1x1 conv, coupling."""
+  return tfb.Chain([
+      fb.ActNorm(num_channels, dtype=dtype, name=f'{name}_actnorm'),
+      fb.InvertibleConv1x1(num_channels, seed=[seed, 1], dtype=dtype,
+                           name=f'{name}_conv1x1'),
+      fb.AffineCoupling(
+          num_channels,
+          fb.glow_conditioner_factory(hidden_channels, seed=[seed, 2],
+                                      dtype=dtype),
+          additive=(coupling == 'additive'), dtype=dtype,
+          name=f'{name}_coupling'),
+  ], name=name)
+
+
+def build_glow_bijector(event_shape, num_levels, num_steps_per_level,
+                        hidden_channels, coupling='affine', seed=0,
+                        dtype=tf.float32, level=1):
+  """Builds the generative bijector (standard-normal latent -> centred image).
+
+  Every level maps `[H, W, C]` to `[H, W, C]`, so levels nest without
+  reshaping. In the normalising direction (`inverse`) a level squeezes to
+  `[H/2, W/2, 4C]`, runs its flow steps, factors out the last half of the
+  channels with a learned conditional Gaussian (`GaussianFactorOut`), hands the
+  first half to the next level through `Split`/`JointMap`, and un-squeezes the
+  result. The last level has no factor-out. The final latent, squeezed the
+  same way level by level, yields the per-level latents (see `Glow.encode`).
+
+  Args:
+    event_shape: `[H, W, C]` with H, W divisible by `2**num_levels`.
+    num_levels: Python `int` L >= 1.
+    num_steps_per_level: Python `int` K >= 1.
+    hidden_channels: width of each coupling network.
+    coupling: 'affine' or 'additive'.
+    seed: Python `int` for weight initialisation.
+    dtype: float dtype.
+    level: index of this level (1 = finest), for names and seeds.
+
+  Returns:
+    A `tfb.Bijector` with event shape `[H, W, C]` in and out.
+  """
+  height, width, channels = event_shape
+  squeezed = 4 * channels
+  steps = tfb.Chain([
+      _flow_step(squeezed, coupling, hidden_channels,
+                 seed=seed * 100003 + level * 1009 + k, dtype=dtype,
+                 name=f'level{level}_step{k}')
+      for k in range(num_steps_per_level)], name=f'level{level}_steps')
+  squeeze = fb.Squeeze(name=f'level{level}_squeeze')
+  if num_levels == 1:
+    return tfb.Chain([tfb.Invert(squeeze), steps, squeeze],
+                     name=f'level{level}')
+  factor_out = fb.GaussianFactorOut(squeezed, dtype=dtype,
+                                    name=f'level{level}_factor_out')
+  inner = build_glow_bijector(
+      [height // 2, width // 2, squeezed // 2], num_levels - 1,
+      num_steps_per_level, hidden_channels, coupling, seed, dtype, level + 1)
+  split = tfb.Split(2, axis=-1, name=f'level{level}_split')
+  route = tfb.Chain(
+      [tfb.Invert(split), tfb.JointMap([inner, fb.ImageIdentity()]), split],
+      name=f'level{level}_route')
+  return tfb.Chain([tfb.Invert(squeeze), steps, factor_out, route, squeeze],
+                   name=f'level{level}')
+
+
+def _seed_tensor(seed):
+  """A stateless seed `[2]` int32 from None (fresh draw), an int or a pair."""
+  if seed is None:
+    return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+  if tf.is_tensor(seed):
+    return tf.cast(seed, tf.int32)
+  if isinstance(seed, (int, np.integer)):
+    return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+  seed = list(seed)
+  if len(seed) != 2:
+    raise ValueError(f'`seed` must be an int or a pair of ints; got {seed!r}.')
+  return tf.constant(seed, tf.int32)
+
+
+class Glow(base.ImageDensityModel, tf.Module):
+  """Glow (Kingma & Dhariwal 2018) for `n_bits` images, as a TFP distribution.
+
+  `distribution` is a `tfd.TransformedDistribution` of a standard normal over
+  the (padded) model shape by `bijector`, whose forward maps latents to images
+  scaled to `[0, 1]`. `log_prob` turns it into a discrete likelihood of
+  integer images by uniform dequantisation:
+
+  ```none
+  log P(x) ~= log p_c((x + u) / 2**n_bits) - D_model * log(2**n_bits)   (nats)
+  bits/dim  = -log P(x) / (D * ln 2),   D = H * W * C of the input image
+  ```
+
+  Padding (`pad_to`): the image is centred in a `pad_to x pad_to` canvas of
+  zeros, and the model describes all `D_model` padded subpixels. `log_prob`
+  is then log P(x, border = 0), a lower bound on log P(x) (the border's
+  probability is at most 1), and bits/dim still divides by the D of the
+  unpadded image, so padded numbers are upper bounds on the true bits/dim.
+
+  #### Examples
+
+  ```python
+  glow = Glow(image_shape=[28, 28, 1], num_levels=2, num_steps_per_level=8)
+  glow.initialize(train_images[:512])           # ActNorm data-dependent init
+  bpd = glow.bits_per_dim(test_images, seed=0)  # float32 [N]
+  ```
+  """
+
+  def __init__(self, image_shape=(28, 28, 1), num_levels=2,
+               num_steps_per_level=16, hidden_channels=128, coupling='affine',
+               pad_to=None, n_bits=8, seed=0, dtype=tf.float32, name='glow'):
+    """Builds the model.
+
+    Args:
+      image_shape: `[H, W, C]` of the input images. Default value: `(28, 28, 1)`.
+      num_levels: Python `int` L, levels of the multi-scale architecture.
+        Default value: `2` (28 -> 14 -> 7).
+      num_steps_per_level: Python `int` K. Default value: `16`.
+      hidden_channels: Python `int`, coupling network width. Default value: `128`.
+      coupling: `'affine'` or `'additive'`. Default value: `'affine'`.
+      pad_to: `None` or Python `int` >= H, W: side of the zero-padded canvas
+        (e.g. 32 for three levels on 28x28). Default value: `None`.
+      n_bits: Python `int` bits per subpixel. Default value: `8`.
+      seed: Python `int` for weight initialisation. Default value: `0`.
+      dtype: float dtype. Default value: `tf.float32`.
+      name: Python `str`.
+    """
+    tf.Module.__init__(self, name=name)
+    image_shape = [int(d) for d in image_shape]
+    if len(image_shape) != 3 or min(image_shape) <= 0:
+      raise ValueError('`image_shape` must be [H, W, C] of positive ints; got '
+                       f'{image_shape!r}.')
+    _shapes.check_positive_int(num_levels, 'num_levels')
+    _shapes.check_positive_int(num_steps_per_level, 'num_steps_per_level')
+    _shapes.check_positive_int(hidden_channels, 'hidden_channels')
+    if coupling not in _COUPLINGS:
+      raise ValueError(f'`coupling` must be one of {_COUPLINGS}; got '
+                       f'{coupling!r}.')
+    self._bins = discrete.num_bins(n_bits)
+    height, width, channels = image_shape
+    if pad_to is not None:
+      _shapes.check_positive_int(pad_to, 'pad_to')
+      if pad_to < max(height, width):
+        raise ValueError(f'`pad_to` ({pad_to}) must be at least the image '
+                         f'height and width {image_shape[:2]}.')
+      model_shape = [pad_to, pad_to, channels]
+    else:
+      model_shape = list(image_shape)
+    divisor = 2 ** num_levels
+    if model_shape[0] % divisor or model_shape[1] % divisor:
+      raise ValueError(
+          f'`num_levels={num_levels}` squeezes {num_levels} times, so height '
+          f'and width must be divisible by {divisor}; got {model_shape[:2]}. '
+          'Use fewer levels or `pad_to` (e.g. 32).')
+    self._image_shape = image_shape
+    self._model_shape = model_shape
+    self._num_levels = num_levels
+    self._n_bits = n_bits
+    self._coupling = coupling
+    self._pad_to = pad_to
+    self._dtype = dtype
+    self.config = dict(
+        image_shape=image_shape, num_levels=num_levels,
+        num_steps_per_level=num_steps_per_level,
+        hidden_channels=hidden_channels, coupling=coupling, pad_to=pad_to,
+        n_bits=n_bits, seed=seed)
+    with self.name_scope:
+      self._flow = build_glow_bijector(model_shape, num_levels,
+                                       num_steps_per_level, hidden_channels,
+                                       coupling, seed, dtype)
+      # Data live in [0, 1]; the flow works on images centred on 0.
+      self.bijector = tfb.Chain([tfb.Shift(tf.constant(0.5, dtype)),
+                                 self._flow], name='glow_bijector')
+      self.distribution = tfd.TransformedDistribution(
+          tfd.Sample(tfd.Normal(tf.constant(0., dtype), 1.), model_shape),
+          self.bijector, name='glow_distribution')
+    self._squeeze = fb.Squeeze()
+    self._compiled = {}
+
+  # -- Interface properties -------------------------------------------------
+
+  @property
+  def image_shape(self):
+    return list(self._image_shape)
+
+  @property
+  def model_shape(self):
+    """`[H', W', C]` the flow models (after padding)."""
+    return list(self._model_shape)
+
+  @property
+  def n_bits(self):
+    return self._n_bits
+
+  @property
+  def num_levels(self):
+    return self._num_levels
+
+  @property
+  def num_model_subpixels(self):
+    return int(np.prod(self._model_shape))
+
+  @property
+  def latent_shapes(self):
+    """Shapes of the per-level latents, finest first (the paper's z_1..z_L)."""
+    height, width, channels = self._model_shape
+    shapes = []
+    for level in range(self._num_levels):
+      height, width, channels = height // 2, width // 2, channels * 4
+      if level < self._num_levels - 1:
+        shapes.append([height, width, channels - channels // 2])
+        channels //= 2
+      else:
+        shapes.append([height, width, channels])
+    return shapes
+
+  @property
+  def actnorms(self):
+    return [m for m in self.submodules if isinstance(m, fb.ActNorm)]
+
+  @property
+  def is_initialized(self):
+    """Whether every ActNorm has had its data-dependent initialisation."""
+    return all(bool(a.initialized) for a in self.actnorms)
+
+  # -- Padding ---------------------------------------------------------------
+
+  def _paddings(self):
+    height, width, _ = self._image_shape
+    top = (self._model_shape[0] - height) // 2
+    left = (self._model_shape[1] - width) // 2
+    return top, left
+
+  def _pad(self, x):
+    if self._pad_to is None:
+      return x
+    top, left = self._paddings()
+    bottom = self._model_shape[0] - self._image_shape[0] - top
+    right = self._model_shape[1] - self._image_shape[1] - left
+    rank = x.shape.rank
+    paddings = [[0, 0]] * (rank - 3) + [[top, bottom], [left, right], [0, 0]]
+    return tf.pad(x, paddings)
+
+  def _crop(self, x):
+    if self._pad_to is None:
+      return x
+    top, left = self._paddings()
+    height, width, _ = self._image_shape
+    return x[..., top:top + height, left:left + width, :]
+
+  # -- Compiled graphs -------------------------------------------------------
+
+  def _function(self, key, fn, event_shape, with_seed):
+    """A `tf.function` over `[None] + event_shape` float batches; never retraces."""
+    if key not in self._compiled:
+      signature = [tf.TensorSpec([None] + list(event_shape), self._dtype)]
+      if with_seed:
+        signature.append(tf.TensorSpec([2], tf.int32))
+      self._compiled[key] = tf.function(fn, input_signature=signature)
+    return self._compiled[key]
+
+  def _call_batched(self, key, fn, x, seed=None):
+    """Runs `fn` on `x` `[..., H, W, C]` flattened to one batch dim, restores it."""
+    x = tf.cast(x, self._dtype)
+    event_shape = x.shape[-3:].as_list()
+    batch_shape = tf.shape(x)[:-3]
+    args = [tf.reshape(x, [-1] + event_shape)]
+    if seed is not None:
+      args.append(seed)
+    out = self._function(key, fn, event_shape, seed is not None)(*args)
+    return tf.nest.map_structure(
+        lambda t: tf.reshape(t, tf.concat([batch_shape, tf.shape(t)[1:]], 0)),
+        out)
+
+  def _discrete_log_prob(self, images, seed, num_samples):
+    """Graph body of `log_prob`: images already validated, any batch shape."""
+    x = self._pad(tf.cast(images, self._dtype))
+    seeds = tf.random.experimental.stateless_split(seed, num_samples)
+    offset = self.num_model_subpixels * math.log(self._bins)
+    draws = [self.distribution.log_prob(
+        discrete.dequantize(x, self._n_bits, seeds[k], self._dtype)) - offset
+             for k in range(num_samples)]
+    if num_samples == 1:
+      return draws[0]
+    return tf.reduce_logsumexp(tf.stack(draws), axis=0) - math.log(num_samples)
+
+  # -- Likelihoods ----------------------------------------------------------
+
+  def log_prob(self, images, seed=None, num_samples=1):
+    """Discrete log-likelihood of integer images under uniform dequantisation.
+
+    Args:
+      images: uint8 (or integer-valued float) `[..., H, W, C]` in
+        `[0, 2**n_bits - 1]`.
+      seed: `None` (fresh noise), an `int`, or a pair: the dequantisation
+        noise, so results are reproducible given a seed.
+      num_samples: Python `int` K of dequantisation draws. With K > 1 the
+        result is `log mean_k P_k`, an importance-weighted estimate whose
+        bound tightens towards log P(x) as K grows. Default value: `1`.
+
+    Returns:
+      Float `Tensor` of shape `[...]`: nats per image.
+    """
+    _shapes.check_positive_int(num_samples, 'num_samples')
+    images = discrete.check_images(images, self._image_shape, self._n_bits)
+    return self._call_batched(
+        ('log_prob', num_samples),
+        lambda x, s: self._discrete_log_prob(x, s, num_samples),
+        images, _seed_tensor(seed))
+
+  def log_density(self, y):
+    """Continuous log-density of images scaled to `[0, 1]`, nats per image.
+
+    This is the density the paper evaluates for its noise experiment (no
+    re-quantisation). It relates to `log_prob` by
+    `log P(x) ~= log_density((x + u) / 2**n_bits) - D_model * log(2**n_bits)`.
+    With `pad_to`, the border is filled with 0.
+
+    Args:
+      y: float `[..., H, W, C]`, values nominally in `[0, 1]`.
+
+    Returns:
+      Float `Tensor` `[...]`: log-density in nats w.r.t. Lebesgue measure on
+      `[0, 1]^D_model`.
+    """
+    y = tf.convert_to_tensor(y, self._dtype)
+    if y.shape.rank is None or y.shape[-3:].as_list() != self._image_shape:
+      raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
+                       f'{y.shape}.')
+    return self._call_batched(
+        'log_density', lambda v: self.distribution.log_prob(self._pad(v)), y)
+
+  def log_prob_and_bits_per_dim(self, images, seed=None, num_samples=1):
+    """Both `log_prob` (nats) and bits/dim from one evaluation."""
+    log_p = self.log_prob(images, seed=seed, num_samples=num_samples)
+    return log_p, discrete.bits_per_dim(log_p, self.num_subpixels)
+
+  # -- Latents --------------------------------------------------------------
+
+  def split_latents(self, z):
+    """Full base-space tensor `[..., H', W', C]` -> per-level latents, finest first."""
+    latents = []
+    current = z
+    for level in range(self._num_levels):
+      squeezed = self._squeeze.forward(current)
+      if level == self._num_levels - 1:
+        latents.append(squeezed)
+      else:
+        channels = squeezed.shape[-1]
+        kept, exited = tf.split(
+            squeezed, [channels // 2, channels - channels // 2], axis=-1)
+        latents.append(exited)
+        current = kept
+    return latents
+
+  def merge_latents(self, latents):
+    """Inverse of `split_latents`."""
+    if len(latents) != self._num_levels:
+      raise ValueError(f'Expected {self._num_levels} latents (one per level); '
+                       f'got {len(latents)}.')
+    latents = [tf.convert_to_tensor(z, self._dtype) for z in latents]
+    for z, shape in zip(latents, self.latent_shapes):
+      if z.shape[-3:].as_list() != shape:
+        raise ValueError(f'Latent shapes must be {self.latent_shapes}; got '
+                         f'{[l.shape.as_list() for l in latents]}.')
+    current = self._squeeze.inverse(latents[-1])
+    for exited in reversed(latents[:-1]):
+      current = self._squeeze.inverse(tf.concat([current, exited], axis=-1))
+    return current
+
+  def encode(self, images, seed=None):
+    """Per-level latents of dequantised images, in the standard-normal base space.
+
+    Args:
+      images: integer images `[..., H, W, C]` (as for `log_prob`).
+      seed: dequantisation seed (as for `log_prob`).
+
+    Returns:
+      List of L float `Tensor`s `[..., h_l, w_l, c_l]` (see `latent_shapes`),
+      finest level first: the paper's z_1 .. z_L.
+    """
+    images = discrete.check_images(images, self._image_shape, self._n_bits)
+
+    def body(x, s):
+      y = discrete.dequantize(self._pad(tf.cast(x, self._dtype)), self._n_bits,
+                              s, self._dtype)
+      return self.split_latents(self.bijector.inverse(y))
+    return self._call_batched('encode', body, images, _seed_tensor(seed))
+
+  def decode(self, latents):
+    """Continuous images in pixel units (`[0, 2**n_bits)`) from per-level latents.
+
+    `decode(encode(x, seed))` returns the dequantised `x + u`.
+
+    Returns:
+      Float `Tensor` `[..., H, W, C]`.
+    """
+    z = self.merge_latents(latents)
+
+    def body(z):
+      return self._crop(self.bijector.forward(z)) * float(self._bins)
+    return self._call_batched('decode', body, z)
+
+  def sample(self, n, temperature=1.0, seed=None):
+    """Draws `n` images at a temperature (latent std); uint8 if n_bits <= 8.
+
+    Returns:
+      `[n, H, W, C]` integer images (values floored and clipped).
+    """
+    _shapes.check_positive_int(n, 'n')
+    if not temperature > 0:
+      raise ValueError(f'`temperature` must be positive; got {temperature!r}.')
+    z = tf.random.stateless_normal([n] + self._model_shape, _seed_tensor(seed),
+                                   dtype=self._dtype) * temperature
+    pixels = self._call_batched(
+        'sample', lambda z: self._crop(self.bijector.forward(z)), z)
+    pixels = tf.clip_by_value(tf.floor(pixels * float(self._bins)), 0.,
+                              float(self._bins - 1))
+    return tf.cast(pixels, tf.uint8 if self._n_bits <= 8 else tf.int32)
+
+  # -- Initialisation --------------------------------------------------------
+
+  def initialize(self, images, seed=0):
+    """ActNorm data-dependent initialisation from a batch of images.
+
+    Runs one normalising pass over `images`; each ActNorm that is not yet
+    initialised sets itself so its output has zero mean and unit variance
+    per channel. A no-op on an initialised (e.g. restored) model.
+
+    Args:
+      images: integer images `[N, H, W, C]`, e.g. a few hundred training images.
+      seed: dequantisation seed.
+
+    Returns:
+      Python `bool`: whether any ActNorm was initialised.
+    """
+    images = discrete.check_images(images, self._image_shape, self._n_bits)
+    y = discrete.dequantize(self._pad(tf.cast(images, self._dtype)),
+                            self._n_bits, _seed_tensor(seed), self._dtype)
+    with fb.data_dependent_init(self.bijector) as pending:
+      if pending:
+        self.bijector.inverse(y)
+    return bool(pending)
