@@ -98,6 +98,15 @@ class ActNorm(tfb.Bijector):
     """`tf.Variable(bool)`: whether data-dependent init has happened."""
     return self._initialized
 
+  @property
+  def is_initialized(self):
+    """The `initialized` flag as a Python `bool` (eager mode only).
+
+    `bool(variable)` is not the variable's value for distributed variables,
+    so always read it through here.
+    """
+    return bool(self._initialized.read_value().numpy())
+
   def _forward(self, x):
     _shapes.check_channels(x, self._num_channels, self.name)
     return x * tf.exp(self._log_scale) + self._loc
@@ -116,15 +125,21 @@ class ActNorm(tfb.Bijector):
   def _initialize_from(self, y):
     """Sets loc/log_scale from the (global) batch `y`, returns normalised `y`."""
     axes = list(range(y.shape.rank - 1))
-    count = tf.cast(tf.reduce_prod(tf.shape(y)[:-1]), y.dtype)
-    stats = [tf.reduce_sum(y, axis=axes), tf.reduce_sum(tf.square(y), axis=axes),
-             count]
     replica_ctx = tf.distribute.get_replica_context()
-    if replica_ctx is not None and replica_ctx.num_replicas_in_sync > 1:
-      stats = replica_ctx.all_reduce(tf.distribute.ReduceOp.SUM, stats)
-    total, total_sq, count = stats
+    distributed = (replica_ctx is not None
+                   and replica_ctx.num_replicas_in_sync > 1)
+
+    def global_sum(values):
+      if distributed:
+        return replica_ctx.all_reduce(tf.distribute.ReduceOp.SUM, values)
+      return values
+
+    count = tf.cast(tf.reduce_prod(tf.shape(y)[:-1]), y.dtype)
+    total, count = global_sum([tf.reduce_sum(y, axis=axes), count])
     mean = total / count
-    var = tf.maximum(total_sq / count - tf.square(mean), 0.)
+    # Two passes (mean, then squared deviations): the one-pass E[y^2] - E[y]^2
+    # loses most float32 digits when |mean| >> std.
+    var = global_sum(tf.reduce_sum(tf.square(y - mean), axis=axes)) / count
     log_scale = tf.math.log(tf.sqrt(var) + self._epsilon)
     self._loc.assign(mean)
     self._log_scale.assign(log_scale)
@@ -168,7 +183,7 @@ def data_dependent_init(bijectors):
     bijectors = [bijectors]
   pending = []
   for b in bijectors:
-    pending.extend(a for a in _actnorms_in(b) if not bool(a.initialized))
+    pending.extend(a for a in _actnorms_in(b) if not a.is_initialized)
   for a in pending:
     a._init_mode = True  # pylint: disable=protected-access
   try:

@@ -10,7 +10,15 @@ from tensorflow_probability.python.internal import cache_util
 from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import conditioners
 
-__all__ = ['AffineCoupling', 'ChannelCoupling']
+__all__ = ['AffineCoupling', 'ChannelCoupling', 'check_coupling_channels']
+
+
+def check_coupling_channels(num_channels):
+  """A coupling needs a positive int of at least 2 channels to split."""
+  _shapes.check_positive_int(num_channels, 'num_channels')
+  if num_channels < 2:
+    raise ValueError('`num_channels` must be at least 2 for a coupling; got '
+                     f'{num_channels}.')
 
 
 class ChannelCoupling(tfb.Bijector):
@@ -35,9 +43,7 @@ class ChannelCoupling(tfb.Bijector):
 
   def __init__(self, num_channels, conditioner, validate_args, parameters,
                dtype, name):
-    if num_channels < 2:
-      raise ValueError(f'`num_channels` must be at least 2 for a coupling; '
-                       f'got {num_channels}.')
+    check_coupling_channels(num_channels)
     self._num_channels = num_channels
     self._num_conditioning = num_channels // 2
     self._conditioner = conditioner
@@ -143,7 +149,7 @@ class AffineCoupling(ChannelCoupling):
       name: Python `str`.
     """
     parameters = dict(locals())
-    _shapes.check_positive_int(num_channels, 'num_channels')
+    check_coupling_channels(num_channels)
     if not isinstance(additive, bool):
       raise TypeError(f'`additive` must be a bool; got {additive!r}.')
     if conditioner_fn is None:

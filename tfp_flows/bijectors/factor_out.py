@@ -2,9 +2,9 @@
 
 import tensorflow as tf
 
-from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import conditioners
 from tfp_flows.bijectors.coupling import ChannelCoupling
+from tfp_flows.bijectors.coupling import check_coupling_channels
 
 __all__ = ['GaussianFactorOut']
 
@@ -41,7 +41,7 @@ class GaussianFactorOut(ChannelCoupling):
       name: Python `str`.
     """
     parameters = dict(locals())
-    _shapes.check_positive_int(num_channels, 'num_channels')
+    check_coupling_channels(num_channels)
     if conditioner_fn is None:
       conditioner_fn = conditioners.zero_conv_factory(dtype=dtype)
     if not callable(conditioner_fn):

@@ -239,7 +239,7 @@ class Glow(base.ImageDensityModel, tf.Module):
   @property
   def is_initialized(self):
     """Whether every ActNorm has had its data-dependent initialisation."""
-    return all(bool(a.initialized) for a in self.actnorms)
+    return all(a.is_initialized for a in self.actnorms)
 
   # -- Padding ---------------------------------------------------------------
 
