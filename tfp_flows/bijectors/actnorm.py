@@ -6,11 +6,12 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['ActNorm', 'data_dependent_init']
 
 
-class ActNorm(tfb.Bijector):
+class ActNorm(identity_hashing.IdentityHashed, tfb.Bijector):
   """Per-channel affine transform of images, Glow's activation normalisation.
 
   On event shape `[H, W, C]`:

@@ -8,6 +8,7 @@ from tensorflow_probability import bijectors as tfb
 from tensorflow_probability.python.internal import cache_util
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import identity_hashing
 from tfp_flows.bijectors import conditioners
 
 __all__ = ['AffineCoupling', 'ChannelCoupling', 'check_coupling_channels']
@@ -21,7 +22,7 @@ def check_coupling_channels(num_channels):
                      f'{num_channels}.')
 
 
-class ChannelCoupling(tfb.Bijector):
+class ChannelCoupling(identity_hashing.IdentityHashed, tfb.Bijector):
   """Base: the last `C - C//2` channels get an affine map conditioned on the first `C//2`.
 
   With `a = x[..., :C//2]` (passed through unchanged) and `b` the rest,

@@ -3,11 +3,12 @@
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['ImageIdentity']
 
 
-class ImageIdentity(tfb.Bijector):
+class ImageIdentity(identity_hashing.IdentityHashed, tfb.Bijector):
   """`y = x` on event shape `[H, W, C]` (`forward_min_event_ndims=3`).
 
   `tfb.Identity` has scalar events; inside a `tfb.JointMap` next to a

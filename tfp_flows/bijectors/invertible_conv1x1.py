@@ -5,6 +5,7 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['InvertibleConv1x1', 'random_rotation_lu']
 
@@ -47,7 +48,7 @@ def random_rotation_lu(num_channels, seed):
   return permutation, lower, upper
 
 
-class InvertibleConv1x1(tfb.Bijector):
+class InvertibleConv1x1(identity_hashing.IdentityHashed, tfb.Bijector):
   """Invertible 1x1 convolution (channel mixing) with an LU-parameterised kernel.
 
   On event shape `[H, W, C]`, with `W = P @ L @ (U + diag(sign_s * exp(log_abs_s)))`:

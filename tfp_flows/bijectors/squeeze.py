@@ -4,11 +4,12 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['Squeeze']
 
 
-class Squeeze(tfb.Bijector):
+class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
   """Space-to-depth with block size `factor`: `[H, W, C] -> [H/f, W/f, f*f*C]`.
 
   `forward` is `tf.nn.space_to_depth`, `inverse` is `tf.nn.depth_to_space`;

@@ -19,7 +19,7 @@ _COUPLINGS = ('affine', 'additive')
 
 def _flow_step(num_channels, coupling, hidden_channels, seed, dtype, name):
   """One Glow step; its inverse (normalising) runs ActNorm, 1x1 conv, coupling."""
-  return tfb.Chain([
+  return fb.Chain([
       fb.ActNorm(num_channels, dtype=dtype, name=f'{name}_actnorm'),
       fb.InvertibleConv1x1(num_channels, seed=[seed, 1], dtype=dtype,
                            name=f'{name}_conv1x1'),
@@ -60,14 +60,14 @@ def build_glow_bijector(event_shape, num_levels, num_steps_per_level,
   """
   height, width, channels = event_shape
   squeezed = 4 * channels
-  steps = tfb.Chain([
+  steps = fb.Chain([
       _flow_step(squeezed, coupling, hidden_channels,
                  seed=seed * 100003 + level * 1009 + k, dtype=dtype,
                  name=f'level{level}_step{k}')
       for k in range(num_steps_per_level)], name=f'level{level}_steps')
   squeeze = fb.Squeeze(name=f'level{level}_squeeze')
   if num_levels == 1:
-    return tfb.Chain([tfb.Invert(squeeze), steps, squeeze],
+    return fb.Chain([fb.Invert(squeeze), steps, squeeze],
                      name=f'level{level}')
   factor_out = fb.GaussianFactorOut(squeezed, dtype=dtype,
                                     name=f'level{level}_factor_out')
@@ -75,10 +75,10 @@ def build_glow_bijector(event_shape, num_levels, num_steps_per_level,
       [height // 2, width // 2, squeezed // 2], num_levels - 1,
       num_steps_per_level, hidden_channels, coupling, seed, dtype, level + 1)
   split = tfb.Split(2, axis=-1, name=f'level{level}_split')
-  route = tfb.Chain(
-      [tfb.Invert(split), tfb.JointMap([inner, fb.ImageIdentity()]), split],
+  route = fb.Chain(
+      [fb.Invert(split), fb.JointMap([inner, fb.ImageIdentity()]), split],
       name=f'level{level}_route')
-  return tfb.Chain([tfb.Invert(squeeze), steps, factor_out, route, squeeze],
+  return fb.Chain([fb.Invert(squeeze), steps, factor_out, route, squeeze],
                    name=f'level{level}')
 
 
@@ -187,7 +187,7 @@ class Glow(base.ImageDensityModel, tf.Module):
                                        num_steps_per_level, hidden_channels,
                                        coupling, seed, dtype)
       # Data live in [0, 1]; the flow works on images centred on 0.
-      self.bijector = tfb.Chain([tfb.Shift(tf.constant(0.5, dtype)),
+      self.bijector = fb.Chain([tfb.Shift(tf.constant(0.5, dtype)),
                                  self._flow], name='glow_bijector')
       self.distribution = tfd.TransformedDistribution(
           tfd.Sample(tfd.Normal(tf.constant(0., dtype), 1.), model_shape),
@@ -274,7 +274,10 @@ class Glow(base.ImageDensityModel, tf.Module):
       signature = [tf.TensorSpec([None] + list(event_shape), self._dtype)]
       if with_seed:
         signature.append(tf.TensorSpec([2], tf.int32))
-      self._compiled[key] = tf.function(fn, input_signature=signature)
+      # autograph off: the flow has no tensor-dependent Python control flow,
+      # and converting TFP's bijector code only slows tracing.
+      self._compiled[key] = tf.function(fn, input_signature=signature,
+                                        autograph=False)
     return self._compiled[key]
 
   def _call_batched(self, key, fn, x, seed=None):
@@ -290,10 +293,22 @@ class Glow(base.ImageDensityModel, tf.Module):
         lambda t: tf.reshape(t, tf.concat([batch_shape, tf.shape(t)[1:]], 0)),
         out)
 
-  def _discrete_log_prob(self, images, seed, num_samples):
-    """Graph body of `log_prob`: images already validated, any batch shape."""
+  def log_prob_unchecked(self, images, seed, num_samples=1):
+    """`log_prob` without validation or compilation, for use in a `tf.function`.
+
+    Args:
+      images: integer-valued `Tensor` `[..., H, W, C]` (any int/float dtype),
+        assumed valid.
+      seed: int32 `Tensor` `[2]`, stateless seed of the dequantisation noise
+        (with `num_samples=1` it is used as is, matching `encode`).
+      num_samples: Python `int` K of dequantisation draws.
+
+    Returns:
+      Float `Tensor` `[...]`, nats per image.
+    """
     x = self._pad(tf.cast(images, self._dtype))
-    seeds = tf.random.experimental.stateless_split(seed, num_samples)
+    seeds = (tf.expand_dims(seed, 0) if num_samples == 1 else
+             tf.random.experimental.stateless_split(seed, num_samples))
     offset = self.num_model_subpixels * math.log(self._bins)
     draws = [self.distribution.log_prob(
         discrete.dequantize(x, self._n_bits, seeds[k], self._dtype)) - offset
@@ -323,7 +338,7 @@ class Glow(base.ImageDensityModel, tf.Module):
     images = discrete.check_images(images, self._image_shape, self._n_bits)
     return self._call_batched(
         ('log_prob', num_samples),
-        lambda x, s: self._discrete_log_prob(x, s, num_samples),
+        lambda x, s: self.log_prob_unchecked(x, s, num_samples),
         images, _seed_tensor(seed))
 
   def log_density(self, y):
