@@ -9,6 +9,14 @@ INSTALL_REQUIRES = [
     'tensorflow-probability==0.25.0',
     'tf-keras==2.18.0',
     'tensorflow-datasets==4.9.10',
+    # tensorflow 2.18 needs protobuf<6; tensorflow-metadata 1.21 ships
+    # protobuf-6 generated code and fails to import on a 5.x runtime.
+    # 1.17.3 is the newest release generated for a runtime we can use.
+    'tensorflow-metadata==1.17.3',
+    'protobuf==5.29.6',
+    # Same risk (generated code newer than the runtime) for the google.*
+    # protos that tensorflow-metadata imports; this release loads on 5.29.
+    'googleapis-common-protos==1.75.0',
     'gin-config==0.5.0',
     'absl-py==2.5.1',
     'numpy==2.0.2',

@@ -19,7 +19,7 @@ from tfp_flows.data import cache
 from tfp_flows.data import hashing
 from tfp_flows.data import providers
 from tfp_flows.data import sources
-from tfp_flows.data.atomic import atomic_write_bytes
+from tfp_flows.utils.atomic import atomic_write_bytes
 from tfp_flows.data.fetch import _fetch_one
 from tfp_flows.data.idx import encode_idx
 from tfp_flows.data.loading import clear_cache

@@ -10,7 +10,7 @@ import json
 import os
 import pathlib
 
-from tfp_flows.data.atomic import atomic_write_bytes
+from tfp_flows.utils.atomic import atomic_write_bytes
 
 __all__ = [
     "ENV_VAR",

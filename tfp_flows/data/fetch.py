@@ -14,7 +14,7 @@ from tfp_flows.data import catalog
 from tfp_flows.data import hashing
 from tfp_flows.data import providers
 from tfp_flows.data import sources
-from tfp_flows.data.atomic import atomic_write_bytes
+from tfp_flows.utils.atomic import atomic_write_bytes
 from tfp_flows.data.errors import CorruptDataError, FetchError, IdxFormatError
 from tfp_flows.data.idx import parse_idx
 

@@ -7,10 +7,11 @@ under the final name.
 """
 
 import contextlib
+import json
 import os
 import tempfile
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
 
 # mkstemp creates files as 0600; cache files are ordinary shared data.
 _FILE_MODE = 0o644
@@ -45,3 +46,13 @@ def atomic_write_bytes(path, data):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_path)
         raise
+
+
+def atomic_write_text(path, text):
+    """Writes ``text`` (UTF-8) to ``path`` atomically; see `atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path, obj):
+    """Writes ``obj`` as indented JSON to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,1 @@
+"""Experiments: runnable end-to-end jobs (`python -m tfp_flows.experiments.NAME`)."""

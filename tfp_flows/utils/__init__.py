@@ -1,0 +1,7 @@
+"""Small utilities shared across tfp_flows (file writing, ...)."""
+
+from tfp_flows.utils.atomic import atomic_write_bytes
+from tfp_flows.utils.atomic import atomic_write_json
+from tfp_flows.utils.atomic import atomic_write_text
+
+__all__ = ['atomic_write_bytes', 'atomic_write_json', 'atomic_write_text']
