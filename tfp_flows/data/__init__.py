@@ -54,15 +54,17 @@ __all__ = [
     "read_idx",
 ]
 
-_LAZY = {"make_dataset": "tfp_flows.data.pipeline",
-         "make_named_dataset": "tfp_flows.data.pipeline"}
+_LAZY = {
+    "make_dataset": "tfp_flows.data.pipeline",
+    "make_named_dataset": "tfp_flows.data.pipeline"
+}
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  if name in _LAZY:
+    return getattr(importlib.import_module(_LAZY[name]), name)
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+  return sorted(set(globals()) | set(__all__))

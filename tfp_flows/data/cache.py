@@ -31,7 +31,7 @@ MANIFEST_NAME = "source.json"
 
 
 def resolve_data_dir(data_dir=None):
-    """Returns the absolute cache root.
+  """Returns the absolute cache root.
 
     Args:
       data_dir: explicit root (str or os.PathLike), or None to use
@@ -43,59 +43,58 @@ def resolve_data_dir(data_dir=None):
     Raises:
       TypeError: if ``data_dir`` is neither None, str nor os.PathLike.
     """
-    if data_dir is None:
-        data_dir = os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR
-    elif not isinstance(data_dir, (str, os.PathLike)):
-        raise TypeError(
-            "data_dir must be a str, os.PathLike or None, got "
-            f"{type(data_dir).__name__}: {data_dir!r}")
-    expanded = os.path.expanduser(os.fspath(data_dir))
-    return pathlib.Path(os.path.abspath(expanded))
+  if data_dir is None:
+    data_dir = os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR
+  elif not isinstance(data_dir, (str, os.PathLike)):
+    raise TypeError("data_dir must be a str, os.PathLike or None, got "
+                    f"{type(data_dir).__name__}: {data_dir!r}")
+  expanded = os.path.expanduser(os.fspath(data_dir))
+  return pathlib.Path(os.path.abspath(expanded))
 
 
 def dataset_dir(root, name):
-    """Returns ``<root>/<name>`` as a pathlib.Path."""
-    return pathlib.Path(root) / name
+  """Returns ``<root>/<name>`` as a pathlib.Path."""
+  return pathlib.Path(root) / name
 
 
 def fetch_command(root, force=False):
-    """Returns the shell command that fills cache ``root``.
+  """Returns the shell command that fills cache ``root``.
 
     ``--data_dir`` is only included when ``root`` is not what the command
     would pick by itself, to keep the common message short.
     """
-    parts = ["bin/fetch_data"]
-    if pathlib.Path(root) != resolve_data_dir(None):
-        parts += ["--data_dir", str(root)]
-    if force:
-        parts.append("--force")
-    return " ".join(parts)
+  parts = ["bin/fetch_data"]
+  if pathlib.Path(root) != resolve_data_dir(None):
+    parts += ["--data_dir", str(root)]
+  if force:
+    parts.append("--force")
+  return " ".join(parts)
 
 
 def fetch_hint(root, force=False):
-    """Returns a sentence telling the user how to (re)fetch into ``root``."""
-    return (f"run `{fetch_command(root, force)}` from the repository root "
-            "(bin/reproduce also runs it)")
+  """Returns a sentence telling the user how to (re)fetch into ``root``."""
+  return (f"run `{fetch_command(root, force)}` from the repository root "
+          "(bin/reproduce also runs it)")
 
 
 def read_manifest(directory):
-    """Reads ``<directory>/source.json``.
+  """Reads ``<directory>/source.json``.
 
     Returns:
       dict: the manifest, or ``{}`` if it is missing or unreadable. It is
       provenance only, so a damaged manifest must not block canonical files.
     """
-    try:
-        path = pathlib.Path(directory) / MANIFEST_NAME
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
+  try:
+    path = pathlib.Path(directory) / MANIFEST_NAME
+    with open(path, encoding="utf-8") as f:
+      manifest = json.load(f)
+  except (OSError, ValueError):
+    return {}
+  return manifest if isinstance(manifest, dict) else {}
 
 
 def write_manifest(directory, source, file_sha256, canonical_order):
-    """Atomically writes ``<directory>/source.json``.
+  """Atomically writes ``<directory>/source.json``.
 
     Args:
       directory: the data set's cache directory.
@@ -106,18 +105,18 @@ def write_manifest(directory, source, file_sha256, canonical_order):
         the original distribution (their digests then differ from the
         recorded ones and are accepted only through this manifest).
     """
-    manifest = {
-        "source": source,
-        "canonical_order": bool(canonical_order),
-        "files": dict(sorted(file_sha256.items())),
-    }
-    text = json.dumps(manifest, indent=2) + "\n"
-    atomic_write_bytes(pathlib.Path(directory) / MANIFEST_NAME,
-                       text.encode("utf-8"))
+  manifest = {
+      "source": source,
+      "canonical_order": bool(canonical_order),
+      "files": dict(sorted(file_sha256.items())),
+  }
+  text = json.dumps(manifest, indent=2) + "\n"
+  atomic_write_bytes(
+      pathlib.Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
 
 
 def accepted_sha256(idx_file, manifest):
-    """Returns the set of SHA-256 digests acceptable for a cached file.
+  """Returns the set of SHA-256 digests acceptable for a cached file.
 
     Args:
       idx_file: the ``sources.IdxFile`` record.
@@ -129,11 +128,11 @@ def accepted_sha256(idx_file, manifest):
       (a copy rebuilt from tensorflow_datasets, already checked against the
       order-independent content digest when it was fetched).
     """
-    accepted = {idx_file.sha256}
-    if manifest.get("canonical_order") is False:
-        recorded = manifest.get("files")
-        digest = (recorded.get(idx_file.name)
-                  if isinstance(recorded, dict) else None)
-        if isinstance(digest, str):
-            accepted.add(digest)
-    return frozenset(accepted)
+  accepted = {idx_file.sha256}
+  if manifest.get("canonical_order") is False:
+    recorded = manifest.get("files")
+    digest = (
+        recorded.get(idx_file.name) if isinstance(recorded, dict) else None)
+    if isinstance(digest, str):
+      accepted.add(digest)
+  return frozenset(accepted)

@@ -58,58 +58,57 @@ _OOD_PAIRS = {"fashion_mnist": "mnist", "mnist": "fashion_mnist"}
 
 
 def check_dataset_name(name):
-    """Returns ``name`` if it is in ``DATASET_NAMES``.
+  """Returns ``name`` if it is in ``DATASET_NAMES``.
 
     Raises:
       TypeError: if ``name`` is not a string.
       ValueError: naming the valid data sets otherwise.
     """
-    if not isinstance(name, str):
-        raise TypeError(
-            f"dataset name must be a string, got {type(name).__name__}: "
-            f"{name!r}")
-    if name not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset {name!r}; valid names: "
-                         f"{', '.join(DATASET_NAMES)}")
-    return name
+  if not isinstance(name, str):
+    raise TypeError(
+        f"dataset name must be a string, got {type(name).__name__}: "
+        f"{name!r}")
+  if name not in DATASET_NAMES:
+    raise ValueError(f"unknown dataset {name!r}; valid names: "
+                     f"{', '.join(DATASET_NAMES)}")
+  return name
 
 
 def check_real_dataset_name(name):
-    """Returns ``name`` if it is in ``REAL_DATASETS``.
+  """Returns ``name`` if it is in ``REAL_DATASETS``.
 
     Raises:
       TypeError: if ``name`` is not a string.
       ValueError: naming the valid real data sets otherwise.
     """
-    if not isinstance(name, str):
-        raise TypeError(
-            f"dataset name must be a string, got {type(name).__name__}: "
-            f"{name!r}")
-    if name not in REAL_DATASETS:
-        raise ValueError(
-            f"unknown real dataset {name!r}; valid names: "
-            f"{', '.join(REAL_DATASETS)}")
-    return name
+  if not isinstance(name, str):
+    raise TypeError(
+        f"dataset name must be a string, got {type(name).__name__}: "
+        f"{name!r}")
+  if name not in REAL_DATASETS:
+    raise ValueError(f"unknown real dataset {name!r}; valid names: "
+                     f"{', '.join(REAL_DATASETS)}")
+  return name
 
 
 def check_split(split):
-    """Returns ``split`` if it is in ``SPLITS``.
+  """Returns ``split`` if it is in ``SPLITS``.
 
     Raises:
       TypeError: if ``split`` is not a string.
       ValueError: naming the valid splits otherwise.
     """
-    if not isinstance(split, str):
-        raise TypeError(
-            f"split must be a string, got {type(split).__name__}: {split!r}")
-    if split not in SPLITS:
-        raise ValueError(
-            f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-    return split
+  if not isinstance(split, str):
+    raise TypeError(
+        f"split must be a string, got {type(split).__name__}: {split!r}")
+  if split not in SPLITS:
+    raise ValueError(
+        f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+  return split
 
 
 def ood_dataset_for(name):
-    """Returns the real data set used as out-of-distribution data for ``name``.
+  """Returns the real data set used as out-of-distribution data for ``name``.
 
     Args:
       name: ``'fashion_mnist'`` or ``'mnist'``.
@@ -121,4 +120,4 @@ def ood_dataset_for(name):
     Raises:
       ValueError: if ``name`` is not a real data set.
     """
-    return _OOD_PAIRS[check_real_dataset_name(name)]
+  return _OOD_PAIRS[check_real_dataset_name(name)]

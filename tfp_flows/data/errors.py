@@ -9,12 +9,12 @@ __all__ = ["IdxFormatError", "CorruptDataError", "FetchError"]
 
 
 class IdxFormatError(ValueError):
-    """A file is not a well-formed uint8 IDX file (bad magic, size or gzip)."""
+  """A file is not a well-formed uint8 IDX file (bad magic, size or gzip)."""
 
 
 class CorruptDataError(ValueError):
-    """A cached data file exists but its SHA-256 or contents are wrong."""
+  """A cached data file exists but its SHA-256 or contents are wrong."""
 
 
 class FetchError(RuntimeError):
-    """No source could supply a data set; the message lists what was tried."""
+  """No source could supply a data set; the message lists what was tried."""

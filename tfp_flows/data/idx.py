@@ -43,7 +43,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def read_idx_payload(path):
-    """Returns the decompressed bytes of a raw or gzip-compressed IDX file.
+  """Returns the decompressed bytes of a raw or gzip-compressed IDX file.
 
     Compression is detected from the gzip magic bytes rather than the file
     name, so a mis-named file still reads correctly.
@@ -59,20 +59,20 @@ def read_idx_payload(path):
       IdxFormatError: if the file looks gzip-compressed but cannot be
         decompressed (truncated or damaged).
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:2] != _GZIP_MAGIC:
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:
-        raise IdxFormatError(
-            f"{path}: gzip data is damaged or truncated ({e})") from None
+  path = os.fspath(path)
+  with open(path, "rb") as f:
+    data = f.read()
+  if data[:2] != _GZIP_MAGIC:
+    return data
+  try:
+    return gzip.decompress(data)
+  except (OSError, EOFError, zlib.error) as e:
+    raise IdxFormatError(
+        f"{path}: gzip data is damaged or truncated ({e})") from None
 
 
 def parse_idx(data, source="<bytes>"):
-    """Parses IDX bytes into a uint8 array without copying.
+  """Parses IDX bytes into a uint8 array without copying.
 
     Args:
       data: raw (uncompressed) IDX bytes.
@@ -86,51 +86,51 @@ def parse_idx(data, source="<bytes>"):
       IdxFormatError: if the magic number, element type, number of
         dimensions or payload size is wrong; the message names ``source``.
     """
-    if len(data) < 4:
-        raise IdxFormatError(
-            f"{source}: file is {len(data)} bytes, too short for an IDX "
-            "header (4-byte magic number)")
-    (magic,) = struct.unpack(">I", data[:4])
-    type_code = (magic >> 8) & 0xFF
-    ndim = magic & 0xFF
-    if magic >> 16 != 0:
-        raise IdxFormatError(
-            f"{source}: bad IDX magic number 0x{magic:08X}; expected "
-            f"0x{LABELS_MAGIC:08X} (uint8 labels) or 0x{IMAGES_MAGIC:08X} "
-            "(uint8 images) - not an IDX file")
-    if type_code != _UBYTE_CODE:
-        type_name = _TYPE_NAMES.get(type_code, "unknown")
-        raise IdxFormatError(
-            f"{source}: IDX magic number 0x{magic:08X} has element type code "
-            f"0x{type_code:02X} ({type_name}); only 0x08 (unsigned byte) is "
-            "supported")
-    if ndim not in _SUPPORTED_NDIMS:
-        raise IdxFormatError(
-            f"{source}: IDX magic number 0x{magic:08X} declares {ndim} "
-            "dimensions; only 1 (labels) or 3 (images) are supported")
-    header_size = 4 + 4 * ndim
-    if len(data) < header_size:
-        raise IdxFormatError(
-            f"{source}: file is {len(data)} bytes, shorter than its "
-            f"{header_size}-byte IDX header - truncated")
-    dims = struct.unpack(f">{ndim}I", data[4:header_size])
-    expected = math.prod(dims)
-    actual = len(data) - header_size
-    if actual != expected:
-        problem = "truncated" if actual < expected else "has trailing bytes"
-        raise IdxFormatError(
-            f"{source}: IDX payload is {actual} bytes but header dimensions "
-            f"{list(dims)} need {expected} - file {problem}")
-    array = np.frombuffer(data, dtype=np.uint8, offset=header_size)
-    array = array.reshape(dims)
-    # bytes-backed arrays are already read-only; bytearray-backed ones are not,
-    # and callers must be able to rely on one behaviour.
-    array.flags.writeable = False
-    return array
+  if len(data) < 4:
+    raise IdxFormatError(
+        f"{source}: file is {len(data)} bytes, too short for an IDX "
+        "header (4-byte magic number)")
+  (magic,) = struct.unpack(">I", data[:4])
+  type_code = (magic >> 8) & 0xFF
+  ndim = magic & 0xFF
+  if magic >> 16 != 0:
+    raise IdxFormatError(
+        f"{source}: bad IDX magic number 0x{magic:08X}; expected "
+        f"0x{LABELS_MAGIC:08X} (uint8 labels) or 0x{IMAGES_MAGIC:08X} "
+        "(uint8 images) - not an IDX file")
+  if type_code != _UBYTE_CODE:
+    type_name = _TYPE_NAMES.get(type_code, "unknown")
+    raise IdxFormatError(
+        f"{source}: IDX magic number 0x{magic:08X} has element type code "
+        f"0x{type_code:02X} ({type_name}); only 0x08 (unsigned byte) is "
+        "supported")
+  if ndim not in _SUPPORTED_NDIMS:
+    raise IdxFormatError(
+        f"{source}: IDX magic number 0x{magic:08X} declares {ndim} "
+        "dimensions; only 1 (labels) or 3 (images) are supported")
+  header_size = 4 + 4 * ndim
+  if len(data) < header_size:
+    raise IdxFormatError(
+        f"{source}: file is {len(data)} bytes, shorter than its "
+        f"{header_size}-byte IDX header - truncated")
+  dims = struct.unpack(f">{ndim}I", data[4:header_size])
+  expected = math.prod(dims)
+  actual = len(data) - header_size
+  if actual != expected:
+    problem = "truncated" if actual < expected else "has trailing bytes"
+    raise IdxFormatError(
+        f"{source}: IDX payload is {actual} bytes but header dimensions "
+        f"{list(dims)} need {expected} - file {problem}")
+  array = np.frombuffer(data, dtype=np.uint8, offset=header_size)
+  array = array.reshape(dims)
+  # bytes-backed arrays are already read-only; bytearray-backed ones are not,
+  # and callers must be able to rely on one behaviour.
+  array.flags.writeable = False
+  return array
 
 
 def read_idx(path):
-    """Reads a raw or gzip-compressed uint8 IDX file.
+  """Reads a raw or gzip-compressed uint8 IDX file.
 
     Args:
       path: file path (str or os.PathLike).
@@ -145,11 +145,11 @@ def read_idx(path):
       IdxFormatError: if the file is not a valid uint8 IDX file; the message
         names the file and the problem.
     """
-    return parse_idx(read_idx_payload(path), source=os.fspath(path))
+  return parse_idx(read_idx_payload(path), source=os.fspath(path))
 
 
 def encode_idx(array):
-    """Encodes a uint8 array as raw IDX bytes.
+  """Encodes a uint8 array as raw IDX bytes.
 
     Args:
       array: ``np.uint8`` array of rank 1 ``[N]`` or rank 3 ``[N, H, W]``.
@@ -161,13 +161,12 @@ def encode_idx(array):
       TypeError: if ``array`` is not uint8.
       ValueError: if its rank is not 1 or 3.
     """
-    array = np.asarray(array)
-    if array.dtype != np.uint8:
-        raise TypeError(f"encode_idx needs a uint8 array, got {array.dtype}")
-    if array.ndim not in _SUPPORTED_NDIMS:
-        raise ValueError(
-            f"encode_idx needs a rank-1 or rank-3 array, got shape "
-            f"{array.shape}")
-    magic = (_UBYTE_CODE << 8) | array.ndim
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    return header + np.ascontiguousarray(array).tobytes()
+  array = np.asarray(array)
+  if array.dtype != np.uint8:
+    raise TypeError(f"encode_idx needs a uint8 array, got {array.dtype}")
+  if array.ndim not in _SUPPORTED_NDIMS:
+    raise ValueError(f"encode_idx needs a rank-1 or rank-3 array, got shape "
+                     f"{array.shape}")
+  magic = (_UBYTE_CODE << 8) | array.ndim
+  header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+  return header + np.ascontiguousarray(array).tobytes()

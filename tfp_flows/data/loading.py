@@ -29,115 +29,114 @@ _memo_lock = threading.Lock()
 
 
 def clear_cache():
-    """Forgets memoized arrays and file digests (e.g. for tests)."""
-    with _memo_lock:
-        _memo.clear()
-    hashing.clear_memo()
+  """Forgets memoized arrays and file digests (e.g. for tests)."""
+  with _memo_lock:
+    _memo.clear()
+  hashing.clear_memo()
 
 
 def _read_checked(path, idx_file, manifest, root):
-    """Reads one cached IDX file and checks its digest and header.
+  """Reads one cached IDX file and checks its digest and header.
 
     Returns:
       ``(array, canonical)``: the read-only uint8 array and whether the file
       matched the recorded canonical digest (rather than a manifest entry).
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        # Deleted between the stat and the read: same advice as missing.
-        raise FileNotFoundError(
-            f"data file not found: {path}; {cache.fetch_hint(root)}") from None
-    digest = hashing.memo_file_sha256(path, data)
-    if digest not in cache.accepted_sha256(idx_file, manifest):
-        raise CorruptDataError(
-            f"{path} is corrupt: SHA-256 {digest}, expected {idx_file.sha256}; "
-            f"{cache.fetch_hint(root, force=True)}")
-    try:
-        array = parse_idx(data, str(path))
-    except IdxFormatError as e:
-        raise CorruptDataError(
-            f"{e}; {cache.fetch_hint(root, force=True)}") from None
-    return array, digest == idx_file.sha256
+  try:
+    data = path.read_bytes()
+  except FileNotFoundError:
+    # Deleted between the stat and the read: same advice as missing.
+    raise FileNotFoundError(
+        f"data file not found: {path}; {cache.fetch_hint(root)}") from None
+  digest = hashing.memo_file_sha256(path, data)
+  if digest not in cache.accepted_sha256(idx_file, manifest):
+    raise CorruptDataError(
+        f"{path} is corrupt: SHA-256 {digest}, expected {idx_file.sha256}; "
+        f"{cache.fetch_hint(root, force=True)}")
+  try:
+    array = parse_idx(data, str(path))
+  except IdxFormatError as e:
+    raise CorruptDataError(
+        f"{e}; {cache.fetch_hint(root, force=True)}") from None
+  return array, digest == idx_file.sha256
 
 
 def _load_real(name, split, root):
-    """Returns memoized read-only uint8 images and int64 labels.
+  """Returns memoized read-only uint8 images and int64 labels.
 
     Shapes: images ``[N, 28, 28, 1]``, labels ``[N]``.
     """
-    spec = sources.SPLIT_FILES[name][split]
-    directory = cache.dataset_dir(root, name)
-    paths = (directory / spec.images.name, directory / spec.labels.name)
-    try:
-        keys = tuple(hashing.file_key(p) for p in paths)
-    except FileNotFoundError:
-        missing = next(p for p in paths if not p.is_file())
-        raise FileNotFoundError(
-            f"{name} {split} data file not found: {missing}; the data has not "
-            f"been fetched: {cache.fetch_hint(root)}") from None
-    memo_key = (str(directory), split)
-    with _memo_lock:
-        entry = _memo.get(memo_key)
-    if entry is not None and entry[0] == keys:
-        return entry[1], entry[2]
+  spec = sources.SPLIT_FILES[name][split]
+  directory = cache.dataset_dir(root, name)
+  paths = (directory / spec.images.name, directory / spec.labels.name)
+  try:
+    keys = tuple(hashing.file_key(p) for p in paths)
+  except FileNotFoundError:
+    missing = next(p for p in paths if not p.is_file())
+    raise FileNotFoundError(
+        f"{name} {split} data file not found: {missing}; the data has not "
+        f"been fetched: {cache.fetch_hint(root)}") from None
+  memo_key = (str(directory), split)
+  with _memo_lock:
+    entry = _memo.get(memo_key)
+  if entry is not None and entry[0] == keys:
+    return entry[1], entry[2]
 
-    manifest = cache.read_manifest(directory)
-    images, images_canonical = _read_checked(paths[0], spec.images, manifest,
-                                             root)
-    labels, labels_canonical = _read_checked(paths[1], spec.labels, manifest,
-                                             root)
-    n = catalog.SPLIT_SIZES[split]
-    fix = cache.fetch_hint(root, force=True)
-    if images.shape != (n,) + catalog.IMAGE_SHAPE[:2] or labels.shape != (n,):
-        raise CorruptDataError(
-            f"{directory}: {split} images have shape {images.shape} and labels "
-            f"{labels.shape}, expected [{n}, 28, 28] and [{n}]; {fix}")
-    if labels.max() >= catalog.NUM_CLASSES:
-        raise CorruptDataError(
-            f"{paths[1]}: labels must be in 0..{catalog.NUM_CLASSES - 1}, "
-            f"found {labels.max()}; {fix}")
-    if not (images_canonical and labels_canonical):
-        # Files accepted through the manifest (reordered tensorflow_datasets
-        # copies) are checked as a pair, which also catches a mix of files
-        # from two different fetches.
-        digest = hashing.content_digest(images, labels)
-        if digest != spec.content_digest:
-            raise CorruptDataError(
-                f"{paths[0]} and {paths[1]} do not form the {name} {split} "
-                f"split (content digest {digest}, expected "
-                f"{spec.content_digest}); {fix}")
-    images = images.reshape((n,) + catalog.IMAGE_SHAPE)
-    labels = labels.astype(np.int64)
-    labels.flags.writeable = False
-    with _memo_lock:
-        _memo[memo_key] = (keys, images, labels)
-    return images, labels
+  manifest = cache.read_manifest(directory)
+  images, images_canonical = _read_checked(paths[0], spec.images, manifest,
+                                           root)
+  labels, labels_canonical = _read_checked(paths[1], spec.labels, manifest,
+                                           root)
+  n = catalog.SPLIT_SIZES[split]
+  fix = cache.fetch_hint(root, force=True)
+  if images.shape != (n,) + catalog.IMAGE_SHAPE[:2] or labels.shape != (n,):
+    raise CorruptDataError(
+        f"{directory}: {split} images have shape {images.shape} and labels "
+        f"{labels.shape}, expected [{n}, 28, 28] and [{n}]; {fix}")
+  if labels.max() >= catalog.NUM_CLASSES:
+    raise CorruptDataError(
+        f"{paths[1]}: labels must be in 0..{catalog.NUM_CLASSES - 1}, "
+        f"found {labels.max()}; {fix}")
+  if not (images_canonical and labels_canonical):
+    # Files accepted through the manifest (reordered tensorflow_datasets
+    # copies) are checked as a pair, which also catches a mix of files
+    # from two different fetches.
+    digest = hashing.content_digest(images, labels)
+    if digest != spec.content_digest:
+      raise CorruptDataError(
+          f"{paths[0]} and {paths[1]} do not form the {name} {split} "
+          f"split (content digest {digest}, expected "
+          f"{spec.content_digest}); {fix}")
+  images = images.reshape((n,) + catalog.IMAGE_SHAPE)
+  labels = labels.astype(np.int64)
+  labels.flags.writeable = False
+  with _memo_lock:
+    _memo[memo_key] = (keys, images, labels)
+  return images, labels
 
 
 def _check_num_examples(num_examples, available):
-    if num_examples is None:
-        return available
-    if isinstance(num_examples, bool) or not isinstance(
-            num_examples, numbers.Integral):
-        raise TypeError(
-            f"num_examples must be a positive int or None, got "
-            f"{type(num_examples).__name__}: {num_examples!r}")
-    if not 1 <= num_examples <= available:
-        raise ValueError(
-            f"num_examples must be in 1..{available} for this split, got "
-            f"{num_examples}")
-    return int(num_examples)
+  if num_examples is None:
+    return available
+  if isinstance(num_examples,
+                bool) or not isinstance(num_examples, numbers.Integral):
+    raise TypeError(f"num_examples must be a positive int or None, got "
+                    f"{type(num_examples).__name__}: {num_examples!r}")
+  if not 1 <= num_examples <= available:
+    raise ValueError(
+        f"num_examples must be in 1..{available} for this split, got "
+        f"{num_examples}")
+  return int(num_examples)
 
 
 def _read_only(*arrays):
-    for array in arrays:
-        array.flags.writeable = False
-    return arrays
+  for array in arrays:
+    array.flags.writeable = False
+  return arrays
 
 
 def load(name, split, data_dir=None, *, seed=0, num_examples=None):
-    """Loads one split of a data set as numpy arrays.
+  """Loads one split of a data set as numpy arrays.
 
     Real sets (``'fashion_mnist'``, ``'mnist'``) come from the cache filled
     by ``bin/fetch_data``: train has 60,000 and test 10,000 examples, labels
@@ -175,25 +174,25 @@ def load(name, split, data_dir=None, *, seed=0, num_examples=None):
       CorruptDataError (a ValueError): a cache file has the wrong digest or
         contents; the message says to re-run ``bin/fetch_data --force``.
     """
-    catalog.check_dataset_name(name)
-    catalog.check_split(split)
-    synthetic.check_seed(seed)
-    n = _check_num_examples(num_examples, catalog.SPLIT_SIZES[split])
-    root = cache.resolve_data_dir(data_dir)
-    if name in catalog.REAL_DATASETS:
-        images, labels = _load_real(name, split, root)
-        if n == len(labels):
-            return images, labels
-        return images[:n], labels[:n]
-    if name == "constant":
-        return _read_only(*synthetic.constant_images(n, split, seed))
-    if name == "uniform_noise":
-        return _read_only(*synthetic.uniform_noise_images(n, split, seed))
-    base_images, base_labels = _load_real(catalog.SYNTHETIC_BASE[name], split,
-                                          root)
-    transform = {
-        "fashion_mnist_inverted": synthetic.invert_images,
-        "fashion_mnist_vflip": synthetic.vflip_images,
-    }[name]
-    (images,) = _read_only(transform(base_images[:n]))
-    return images, base_labels[:n]
+  catalog.check_dataset_name(name)
+  catalog.check_split(split)
+  synthetic.check_seed(seed)
+  n = _check_num_examples(num_examples, catalog.SPLIT_SIZES[split])
+  root = cache.resolve_data_dir(data_dir)
+  if name in catalog.REAL_DATASETS:
+    images, labels = _load_real(name, split, root)
+    if n == len(labels):
+      return images, labels
+    return images[:n], labels[:n]
+  if name == "constant":
+    return _read_only(*synthetic.constant_images(n, split, seed))
+  if name == "uniform_noise":
+    return _read_only(*synthetic.uniform_noise_images(n, split, seed))
+  base_images, base_labels = _load_real(catalog.SYNTHETIC_BASE[name], split,
+                                        root)
+  transform = {
+      "fashion_mnist_inverted": synthetic.invert_images,
+      "fashion_mnist_vflip": synthetic.vflip_images,
+  }[name]
+  (images,) = _read_only(transform(base_images[:n]))
+  return images, base_labels[:n]

@@ -19,67 +19,71 @@ DEFAULT_SHUFFLE_BUFFER_CAP = 60000
 
 
 def _check_positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{what} must be a positive int, got {type(value).__name__}: "
-            f"{value!r}")
-    if value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value}")
-    return int(value)
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    raise TypeError(
+        f"{what} must be a positive int, got {type(value).__name__}: "
+        f"{value!r}")
+  if value < 1:
+    raise ValueError(f"{what} must be a positive int, got {value}")
+  return int(value)
 
 
 def _check_images(images):
-    if not isinstance(images, np.ndarray):
-        raise TypeError(
-            "images must be a numpy array of dtype uint8 and shape "
-            f"[N, H, W, C], got {type(images).__name__}")
-    if images.dtype != np.uint8:
-        raise TypeError(
-            f"images must have dtype uint8 (the models dequantise), got "
-            f"{images.dtype}")
-    if images.ndim != 4 or images.shape[0] == 0:
-        raise ValueError(
-            f"images must have shape [N, H, W, C] with N >= 1, got "
-            f"{images.shape}")
-    return images
+  if not isinstance(images, np.ndarray):
+    raise TypeError("images must be a numpy array of dtype uint8 and shape "
+                    f"[N, H, W, C], got {type(images).__name__}")
+  if images.dtype != np.uint8:
+    raise TypeError(
+        f"images must have dtype uint8 (the models dequantise), got "
+        f"{images.dtype}")
+  if images.ndim != 4 or images.shape[0] == 0:
+    raise ValueError(f"images must have shape [N, H, W, C] with N >= 1, got "
+                     f"{images.shape}")
+  return images
 
 
 def _check_labels(labels, num_examples):
-    if labels is None:
-        return None
-    if not isinstance(labels, np.ndarray):
-        raise TypeError(
-            "labels must be None or a numpy integer array of shape [N], got "
-            f"{type(labels).__name__}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(
-            f"labels must have an integer dtype, got {labels.dtype}")
-    if labels.shape != (num_examples,):
-        raise ValueError(
-            f"labels must have shape [{num_examples}] to match images, got "
-            f"{labels.shape}")
-    return labels.astype(np.int64, copy=False)
+  if labels is None:
+    return None
+  if not isinstance(labels, np.ndarray):
+    raise TypeError(
+        "labels must be None or a numpy integer array of shape [N], got "
+        f"{type(labels).__name__}")
+  if not np.issubdtype(labels.dtype, np.integer):
+    raise TypeError(f"labels must have an integer dtype, got {labels.dtype}")
+  if labels.shape != (num_examples,):
+    raise ValueError(
+        f"labels must have shape [{num_examples}] to match images, got "
+        f"{labels.shape}")
+  return labels.astype(np.int64, copy=False)
 
 
 def _per_replica_batch_size(batch_size, input_context):
-    if input_context is None:
-        return batch_size
-    if not isinstance(input_context, tf.distribute.InputContext):
-        raise TypeError(
-            "input_context must be a tf.distribute.InputContext or None, got "
-            f"{type(input_context).__name__}")
-    try:
-        return input_context.get_per_replica_batch_size(batch_size)
-    except ValueError:
-        raise ValueError(
-            f"global batch_size {batch_size} is not divisible by the "
-            f"{input_context.num_replicas_in_sync} replicas in sync") from None
+  if input_context is None:
+    return batch_size
+  if not isinstance(input_context, tf.distribute.InputContext):
+    raise TypeError(
+        "input_context must be a tf.distribute.InputContext or None, got "
+        f"{type(input_context).__name__}")
+  try:
+    return input_context.get_per_replica_batch_size(batch_size)
+  except ValueError:
+    raise ValueError(
+        f"global batch_size {batch_size} is not divisible by the "
+        f"{input_context.num_replicas_in_sync} replicas in sync") from None
 
 
-def make_dataset(images, labels=None, *, batch_size, shuffle=True, repeat=True,
-                 seed=None, drop_remainder=None, input_context=None,
+def make_dataset(images,
+                 labels=None,
+                 *,
+                 batch_size,
+                 shuffle=True,
+                 repeat=True,
+                 seed=None,
+                 drop_remainder=None,
+                 input_context=None,
                  shuffle_buffer_size=None):
-    """Returns a batched, prefetched ``tf.data.Dataset`` over arrays.
+  """Returns a batched, prefetched ``tf.data.Dataset`` over arrays.
 
     Order of operations: shard (if ``input_context``), shuffle, repeat,
     batch, prefetch. Sharding before shuffling means each input pipeline
@@ -112,44 +116,48 @@ def make_dataset(images, labels=None, *, batch_size, shuffle=True, repeat=True,
       ValueError: wrong shape, non-positive sizes, a global batch size not
         divisible by the replicas, or fewer examples than input pipelines.
     """
-    images = _check_images(images)
-    num_examples = images.shape[0]
-    labels = _check_labels(labels, num_examples)
-    batch_size = _check_positive_int(batch_size, "batch_size")
-    per_replica_batch = _per_replica_batch_size(batch_size, input_context)
-    if drop_remainder is None:
-        drop_remainder = bool(repeat)
+  images = _check_images(images)
+  num_examples = images.shape[0]
+  labels = _check_labels(labels, num_examples)
+  batch_size = _check_positive_int(batch_size, "batch_size")
+  per_replica_batch = _per_replica_batch_size(batch_size, input_context)
+  if drop_remainder is None:
+    drop_remainder = bool(repeat)
 
-    tensors = images if labels is None else (images, labels)
-    dataset = tf.data.Dataset.from_tensor_slices(tensors)
-    shard_size = num_examples
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        pipelines = input_context.num_input_pipelines
-        if num_examples < pipelines:
-            raise ValueError(
-                f"{num_examples} examples cannot be sharded over {pipelines} "
-                "input pipelines")
-        dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
-        shard_size = len(range(input_context.input_pipeline_id, num_examples,
-                               pipelines))
-    if shuffle:
-        if shuffle_buffer_size is None:
-            buffer = min(shard_size, DEFAULT_SHUFFLE_BUFFER_CAP)
-        else:
-            buffer = _check_positive_int(shuffle_buffer_size,
-                                         "shuffle_buffer_size")
-        dataset = dataset.shuffle(buffer, seed=seed,
-                                  reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.batch(per_replica_batch, drop_remainder=drop_remainder)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+  tensors = images if labels is None else (images, labels)
+  dataset = tf.data.Dataset.from_tensor_slices(tensors)
+  shard_size = num_examples
+  if input_context is not None and input_context.num_input_pipelines > 1:
+    pipelines = input_context.num_input_pipelines
+    if num_examples < pipelines:
+      raise ValueError(
+          f"{num_examples} examples cannot be sharded over {pipelines} "
+          "input pipelines")
+    dataset = dataset.shard(pipelines, input_context.input_pipeline_id)
+    shard_size = len(
+        range(input_context.input_pipeline_id, num_examples, pipelines))
+  if shuffle:
+    if shuffle_buffer_size is None:
+      buffer = min(shard_size, DEFAULT_SHUFFLE_BUFFER_CAP)
+    else:
+      buffer = _check_positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+    dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+  if repeat:
+    dataset = dataset.repeat()
+  dataset = dataset.batch(per_replica_batch, drop_remainder=drop_remainder)
+  return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def make_named_dataset(name, split, *, batch_size, data_dir=None,
-                       with_labels=False, load_seed=0, num_examples=None,
+def make_named_dataset(name,
+                       split,
+                       *,
+                       batch_size,
+                       data_dir=None,
+                       with_labels=False,
+                       load_seed=0,
+                       num_examples=None,
                        **kwargs):
-    """Loads a data set by name (see ``load``) and calls ``make_dataset``.
+  """Loads a data set by name (see ``load``) and calls ``make_dataset``.
 
     Args:
       name: one of ``DATASET_NAMES``.
@@ -165,7 +173,7 @@ def make_named_dataset(name, split, *, batch_size, data_dir=None,
     Returns:
       tf.data.Dataset as from ``make_dataset``.
     """
-    images, labels = load(name, split, data_dir, seed=load_seed,
-                          num_examples=num_examples)
-    return make_dataset(images, labels if with_labels else None,
-                        batch_size=batch_size, **kwargs)
+  images, labels = load(
+      name, split, data_dir, seed=load_seed, num_examples=num_examples)
+  return make_dataset(
+      images, labels if with_labels else None, batch_size=batch_size, **kwargs)

@@ -29,32 +29,33 @@ _STREAM_IDS = {"constant": 0, "uniform_noise": 1}
 
 
 def check_seed(seed):
-    """Returns ``seed`` as an int if it is a non-negative integer.
+  """Returns ``seed`` as an int if it is a non-negative integer.
 
     Raises:
       TypeError: if ``seed`` is not an integer (bools are rejected too).
       ValueError: if ``seed`` is negative.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            f"seed must be a non-negative int, got {type(seed).__name__}: "
-            f"{seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return int(seed)
+  if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    raise TypeError(
+        f"seed must be a non-negative int, got {type(seed).__name__}: "
+        f"{seed!r}")
+  if seed < 0:
+    raise ValueError(f"seed must be a non-negative int, got {seed}")
+  return int(seed)
 
 
 def _rng(set_name, split, seed):
-    return np.random.default_rng(
-        [check_seed(seed), _STREAM_IDS[set_name], SPLITS.index(split)])
+  return np.random.default_rng(
+      [check_seed(seed), _STREAM_IDS[set_name],
+       SPLITS.index(split)])
 
 
 def _no_labels(num_examples):
-    return np.full((num_examples,), NO_LABEL, dtype=np.int64)
+  return np.full((num_examples,), NO_LABEL, dtype=np.int64)
 
 
 def constant_images(num_examples, split, seed):
-    """Images that are each one random grey level (0..255) everywhere.
+  """Images that are each one random grey level (0..255) everywhere.
 
     Args:
       num_examples: number of images N.
@@ -64,14 +65,14 @@ def constant_images(num_examples, split, seed):
     Returns:
       ``(images, labels)``: uint8 ``[N, 28, 28, 1]`` and int64 ``[N]`` of -1.
     """
-    levels = _rng("constant", split, seed).integers(
-        0, 256, size=(num_examples, 1, 1, 1), dtype=np.uint8)
-    images = np.broadcast_to(levels, (num_examples,) + IMAGE_SHAPE).copy()
-    return images, _no_labels(num_examples)
+  levels = _rng("constant", split, seed).integers(
+      0, 256, size=(num_examples, 1, 1, 1), dtype=np.uint8)
+  images = np.broadcast_to(levels, (num_examples,) + IMAGE_SHAPE).copy()
+  return images, _no_labels(num_examples)
 
 
 def uniform_noise_images(num_examples, split, seed):
-    """Images whose pixels are iid uniform on 0..255.
+  """Images whose pixels are iid uniform on 0..255.
 
     Args:
       num_examples: number of images N.
@@ -81,16 +82,16 @@ def uniform_noise_images(num_examples, split, seed):
     Returns:
       ``(images, labels)``: uint8 ``[N, 28, 28, 1]`` and int64 ``[N]`` of -1.
     """
-    images = _rng("uniform_noise", split, seed).integers(
-        0, 256, size=(num_examples,) + IMAGE_SHAPE, dtype=np.uint8)
-    return images, _no_labels(num_examples)
+  images = _rng("uniform_noise", split, seed).integers(
+      0, 256, size=(num_examples,) + IMAGE_SHAPE, dtype=np.uint8)
+  return images, _no_labels(num_examples)
 
 
 def invert_images(images):
-    """Returns ``255 - images`` for uint8 images ``[N, H, W, C]``."""
-    return np.subtract(np.uint8(255), images, dtype=np.uint8)
+  """Returns ``255 - images`` for uint8 images ``[N, H, W, C]``."""
+  return np.subtract(np.uint8(255), images, dtype=np.uint8)
 
 
 def vflip_images(images):
-    """Returns images ``[N, H, W, C]`` flipped upside down (rows reversed)."""
-    return np.ascontiguousarray(images[:, ::-1, :, :])
+  """Returns images ``[N, H, W, C]`` flipped upside down (rows reversed)."""
+  return np.ascontiguousarray(images[:, ::-1, :, :])
