@@ -248,6 +248,13 @@ def test_bad_constructor_arguments_name_the_argument(make, pattern):
     make()
 
 
+def test_conditioner_with_wrong_output_channels_is_a_clear_error():
+  bad_factory = fb.zero_conv_factory()
+  b = fb.AffineCoupling(4, lambda cin, cout, name: bad_factory(cin, 3, name))
+  with pytest.raises(ValueError, match='conditioner returned'):
+    b.forward(_fresh(np.zeros((1, 4, 4, 4), np.float32)))
+
+
 def test_wrong_channel_count_is_a_clear_error():
   b = fb.ActNorm(3)
   with pytest.raises(ValueError, match='num_channels=3'):

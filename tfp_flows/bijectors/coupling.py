@@ -72,6 +72,17 @@ class ChannelCoupling(identity_hashing.IdentityHashed, tfb.Bijector):
     """Returns `(shift, log_scale or None)` for `[N, H, W, C//2]` input."""
     raise NotImplementedError
 
+  def _run_conditioner(self, conditioning, num_outputs):
+    """The conditioner's output, checked to have `num_outputs` channels."""
+    out = self._conditioner(conditioning)
+    if out.shape[-1] != num_outputs:
+      raise ValueError(
+          f'{self.name}: the conditioner returned {out.shape[-1]} channels '
+          f'where {num_outputs} were expected; check that '
+          '`conditioner_fn(input_channels, output_channels, name)` honours '
+          '`output_channels`.')
+    return out
+
   def _split_and_condition(self, x):
     _shapes.check_channels(x, self._num_channels, self.name)
     x4, batch = _shapes.flatten_batch(x)
@@ -173,7 +184,8 @@ class AffineCoupling(ChannelCoupling):
     return self._additive
 
   def _shift_and_log_scale(self, conditioning):
-    out = self._conditioner(conditioning)
+    out = self._run_conditioner(
+        conditioning, self.num_transformed * (1 if self._additive else 2))
     if self._additive:
       return -out, None
     shift, raw = tf.split(out, 2, axis=-1)

@@ -55,5 +55,7 @@ class GaussianFactorOut(ChannelCoupling):
                        dtype, name)
 
   def _shift_and_log_scale(self, conditioning):
-    mu, log_sigma = tf.split(self._conditioner(conditioning), 2, axis=-1)
+    mu, log_sigma = tf.split(
+        self._run_conditioner(conditioning, 2 * self.num_transformed), 2,
+        axis=-1)
     return mu, -log_sigma
