@@ -96,6 +96,17 @@ def _seed_tensor(seed):
   return tf.constant(seed, tf.int32)
 
 
+class _CompiledFunctions:
+  """Holds a model's `tf.function`s outside `tf.Module` tracking.
+
+  They are not state: a dict attribute would be tracked and then break
+  checkpointing (non-string keys) and `SavedModel` export.
+  """
+
+  def __init__(self):
+    self.functions = {}
+
+
 class Glow(base.ImageDensityModel, tf.Module):
   """Glow (Kingma & Dhariwal 2018) for `n_bits` images, as a TFP distribution.
 
@@ -193,7 +204,7 @@ class Glow(base.ImageDensityModel, tf.Module):
           tfd.Sample(tfd.Normal(tf.constant(0., dtype), 1.), model_shape),
           self.bijector, name='glow_distribution')
     self._squeeze = fb.Squeeze()
-    self._compiled = {}
+    self._compiled = _CompiledFunctions()
 
   # -- Interface properties -------------------------------------------------
 
@@ -270,15 +281,16 @@ class Glow(base.ImageDensityModel, tf.Module):
 
   def _function(self, key, fn, event_shape, with_seed):
     """A `tf.function` over `[None] + event_shape` float batches; never retraces."""
-    if key not in self._compiled:
+    compiled = self._compiled.functions
+    if key not in compiled:
       signature = [tf.TensorSpec([None] + list(event_shape), self._dtype)]
       if with_seed:
         signature.append(tf.TensorSpec([2], tf.int32))
       # autograph off: the flow has no tensor-dependent Python control flow,
       # and converting TFP's bijector code only slows tracing.
-      self._compiled[key] = tf.function(fn, input_signature=signature,
-                                        autograph=False)
-    return self._compiled[key]
+      compiled[key] = tf.function(fn, input_signature=signature,
+                                  autograph=False)
+    return compiled[key]
 
   def _call_batched(self, key, fn, x, seed=None):
     """Runs `fn` on `x` `[..., H, W, C]` flattened to one batch dim, restores it."""
@@ -453,7 +465,7 @@ class Glow(base.ImageDensityModel, tf.Module):
 
   # -- Initialisation --------------------------------------------------------
 
-  def initialize(self, images, seed=0):
+  def initialize(self, images, seed=0, strategy=None):
     """ActNorm data-dependent initialisation from a batch of images.
 
     Runs one normalising pass over `images`; each ActNorm that is not yet
@@ -461,8 +473,12 @@ class Glow(base.ImageDensityModel, tf.Module):
     per channel. A no-op on an initialised (e.g. restored) model.
 
     Args:
-      images: integer images `[N, H, W, C]`, e.g. a few hundred training images.
+      images: integer images `[N, H, W, C]`, e.g. a few hundred training
+        images. Under a strategy this is the *global* batch (the same on
+        every worker); each replica takes an equal slice and the statistics
+        are all-reduced, so the result equals the single-device one.
       seed: dequantisation seed.
+      strategy: optional `tf.distribute.Strategy` whose scope holds the model.
 
     Returns:
       Python `bool`: whether any ActNorm was initialised.
@@ -471,6 +487,23 @@ class Glow(base.ImageDensityModel, tf.Module):
     y = discrete.dequantize(self._pad(tf.cast(images, self._dtype)),
                             self._n_bits, _seed_tensor(seed), self._dtype)
     with fb.data_dependent_init(self.bijector) as pending:
-      if pending:
+      if not pending:
+        return False
+      replicas = 1 if strategy is None else strategy.num_replicas_in_sync
+      if replicas == 1:
         self.bijector.inverse(y)
-    return bool(pending)
+      else:
+        if y.shape[0] % replicas:
+          raise ValueError(f'The initialisation batch ({y.shape[0]} images) '
+                           f'must divide evenly over {replicas} replicas.')
+        per_replica = y.shape[0] // replicas
+
+        def slice_for(ctx):
+          start = ctx.replica_id_in_sync_group * per_replica
+          return y[start:start + per_replica]
+        values = strategy.experimental_distribute_values_from_function(
+            slice_for)
+        # Traced while the init flags are set; collectives need a graph.
+        strategy.run(tf.function(self.bijector.inverse, autograph=False),
+                     args=(values,))
+    return True

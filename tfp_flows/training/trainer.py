@@ -1,0 +1,372 @@
+"""The trainer: maximum likelihood on a `tf.distribute` strategy.
+
+One entry point, `train(model_dir, model_fn, ...)`, plain arguments (gin binds
+them at the edge, see `tfp_flows.configurables` and `bin/train`):
+
+* model, optimizer, EMA and checkpoint are built and restored inside
+  `strategy.scope()`; input comes through `distribute_datasets_from_function`;
+* the per-example loss (bits/dim) is reduced with `tf.nn.compute_average_loss`
+  over the global batch; gradients are summed over replicas, clipped by global
+  norm, and applied only if the loss and every gradient are finite;
+* ActNorm's data-dependent init runs once, on a global batch, before the first
+  step (never after a restore);
+* periodic evaluation of bits/dim on the in-distribution test split and on the
+  OoD set, TensorBoard summaries, console progress, checkpoints that resume.
+"""
+
+import os
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tfp_flows import analysis
+from tfp_flows import data
+from tfp_flows.models import discrete
+from tfp_flows.training import ema as ema_lib
+from tfp_flows.training import optimizers
+from tfp_flows.training import strategies
+from tfp_flows.training import summaries
+
+__all__ = ['NonFiniteTrainingError', 'train']
+
+
+class NonFiniteTrainingError(RuntimeError):
+  """Too many consecutive steps with a non-finite loss or gradient."""
+
+
+def _is_chief(strategy):
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.task_type:
+    return True
+  return (resolver.task_type == 'chief'
+          or (resolver.task_type == 'worker' and resolver.task_id == 0
+              and 'chief' not in resolver.cluster_spec().as_dict()))
+
+
+def _write_dir(model_dir, strategy):
+  """Where this worker writes: the model dir for the chief, a temp dir else.
+
+  Every worker of a multi-worker run must save (the save is collective), but
+  only the chief's files are kept.
+  """
+  if _is_chief(strategy):
+    return model_dir
+  resolver = strategy.cluster_resolver
+  return tempfile.mkdtemp(
+      prefix=f'worker_{resolver.task_type}_{resolver.task_id}_')
+
+
+def _log_fn(verbose):
+  def log(msg):
+    if verbose:
+      print(msg, flush=True)
+  return log
+
+
+def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
+          num_steps=1000, batch_size=64, learning_rate=1e-3, warmup_steps=100,
+          decay_steps=None, clip_norm=100.0, ema_decay=None,
+          strategy='default', num_cpu_devices=2, jit_compile=False,
+          checkpoint_every=200, keep_checkpoints=3, eval_every=500,
+          num_eval_images=1000, eval_batch_size=256, log_every=50,
+          summary_every=50, sample_every=1000, num_samples=16,
+          init_batch_size=512, max_consecutive_bad_steps=10, seed=0,
+          data_dir=None, batch_hook=None, verbose=True, operative_config=None):
+  """Trains an image density model by maximum likelihood; resumes if possible.
+
+  Args:
+    model_dir: checkpoints, `operative_config.gin` and TensorBoard events go
+      here; an existing checkpoint is resumed.
+    model_fn: callable with no arguments returning an `ImageDensityModel`
+      (e.g. a gin-configured `Glow`).
+    dataset: training set name (`tfp_flows.data`); its `test` split is the
+      in-distribution evaluation set.
+    ood_dataset: OoD evaluation set (default: MNIST for FashionMNIST and vice
+      versa, via `data.ood_dataset_for`).
+    num_steps: final global step; a resumed run continues up to it.
+    batch_size: global batch size (split over replicas).
+    learning_rate, warmup_steps, decay_steps: Adam schedule (linear warm-up,
+      optional cosine decay to 0 at `decay_steps`).
+    clip_norm: clip gradients by global norm (None: no clipping).
+    ema_decay: keep Polyak averages of the weights and evaluate with them.
+    strategy: 'default', 'mirrored', 'multi_worker' or 'tpu'.
+    num_cpu_devices: logical CPU replicas for 'mirrored' without GPUs.
+    jit_compile: XLA-compile the gradient computation.
+    checkpoint_every, eval_every, log_every, summary_every, sample_every:
+      periods in steps (0 disables).
+    keep_checkpoints: checkpoints kept by the manager.
+    num_eval_images: test images per evaluation set (the first N).
+    eval_batch_size: evaluation batch size.
+    num_samples: images per sample grid.
+    init_batch_size: images for ActNorm's data-dependent initialisation.
+    max_consecutive_bad_steps: stop after this many skipped steps in a row.
+    seed: seeds batch order, dequantisation noise and initialisation.
+    data_dir: data cache (default `$TFP_FLOWS_DATA` or `~/.cache/tfp_flows`).
+    batch_hook: optional `(step, images_float32) -> images_float32` applied
+      to each global batch before the step (tests inject bad batches here).
+    verbose: print progress.
+    operative_config: text written to `model_dir/operative_config.gin` and
+      TensorBoard (`bin/train` passes gin's operative config).
+
+  Returns:
+    dict: `step` (final), `losses` (bits/dim of each step run here),
+    `skipped_steps`, `eval` (last evaluation), `images_per_second`,
+    `restored_step` (None if started fresh), `initialized_actnorm`.
+
+  Raises:
+    NonFiniteTrainingError: after `max_consecutive_bad_steps` bad steps; the
+      last good checkpoint is kept.
+  """
+  log = _log_fn(verbose)
+  for name, value in (('num_steps', num_steps), ('batch_size', batch_size),
+                      ('num_eval_images', num_eval_images),
+                      ('init_batch_size', init_batch_size)):
+    if not isinstance(value, int) or value <= 0:
+      raise ValueError(f'`{name}` must be a positive integer; got {value!r}.')
+  if not callable(model_fn):
+    raise TypeError(f'`model_fn` must be callable; got {model_fn!r}.')
+  ood_dataset = ood_dataset or data.ood_dataset_for(dataset)
+  strat = strategies.make_strategy(strategy, num_cpu_devices)
+  replicas = strat.num_replicas_in_sync
+  if batch_size % replicas:
+    raise ValueError(f'`batch_size` ({batch_size}) must be divisible by the '
+                     f'{replicas} replicas.')
+  chief = _is_chief(strat)
+  write_dir = _write_dir(model_dir, strat)
+  os.makedirs(write_dir, exist_ok=True)
+
+  train_images, _ = data.load(dataset, 'train', data_dir=data_dir)
+  eval_sets = {
+      name: data.load(name, 'test', data_dir=data_dir)[0][:num_eval_images]
+      for name in dict.fromkeys([dataset, ood_dataset])}
+
+  with strat.scope():
+    model = model_fn()
+    variables = model.trainable_variables
+    optimizer = optimizers.make_optimizer(learning_rate, warmup_steps,
+                                          decay_steps)
+    optimizer.build(variables)
+    ema = (ema_lib.ExponentialMovingAverage(variables, ema_decay)
+           if ema_decay else None)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                     **({'ema': ema} if ema else {}))
+    manager = tf.train.CheckpointManager(checkpoint, write_dir,
+                                         max_to_keep=keep_checkpoints)
+    restored_step = None
+    if manager.latest_checkpoint:
+      checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+      restored_step = int(optimizer.iterations.numpy())
+      log(f'Restored {manager.latest_checkpoint} at step {restored_step}.')
+
+  image_shape = list(model.image_shape)
+  if list(train_images.shape[1:]) != image_shape:
+    raise ValueError(f'Model image shape {image_shape} does not match '
+                     f'{dataset} images {list(train_images.shape[1:])}.')
+  if operative_config is not None and chief:
+    _write_text(os.path.join(model_dir, 'operative_config.gin'),
+                operative_config)
+
+  rng = np.random.default_rng(seed)
+  initialized = False
+  if hasattr(model, 'initialize'):
+    init_batch = train_images[rng.choice(len(train_images), init_batch_size,
+                                         replace=False)]
+    initialized = model.initialize(init_batch, seed=seed, strategy=strat)
+    if initialized:
+      log(f'ActNorm data-dependent init on {init_batch_size} images.')
+      if ema is not None:
+        ema.reset_to_weights()
+    elif restored_step is None:
+      log('ActNorm already initialised.')
+
+  start_step = int(optimizer.iterations.numpy())
+
+  def dataset_fn(input_context):
+    # Seeding with the start step gives a resumed run fresh batches.
+    return data.make_dataset(train_images, batch_size=batch_size,
+                             seed=seed * 1_000_003 + start_step,
+                             input_context=input_context)
+  iterator = iter(strat.distribute_datasets_from_function(dataset_fn))
+
+  training_mode = getattr(model, 'has_training_mode', False)
+  num_subpixels = model.num_subpixels
+
+  def replica_grads(images, seed_pair):
+    replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+    step_seed = tf.random.experimental.stateless_fold_in(seed_pair, replica_id)
+    with tf.GradientTape() as tape:
+      kwargs = {'training': True} if training_mode else {}
+      log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
+      per_example = discrete.bits_per_dim(log_p, num_subpixels)
+      loss = tf.nn.compute_average_loss(per_example,
+                                        global_batch_size=batch_size)
+    return tape.gradient(loss, variables), loss
+
+  if jit_compile:
+    replica_grads = tf.function(replica_grads, jit_compile=True,
+                                autograph=False)
+
+  @tf.function(autograph=False)
+  def train_step(images, seed_pair):
+    grads, loss = strat.run(replica_grads, args=(images, seed_pair))
+    grads = [strat.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
+             for g in grads]
+    loss = strat.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+    grad_norm = tf.linalg.global_norm(grads)
+    finite = tf.logical_and(tf.math.is_finite(loss),
+                            tf.math.is_finite(grad_norm))
+    if clip_norm is not None:
+      # On a non-finite norm clip_by_global_norm yields NaNs; they are never
+      # applied because `finite` is false then.
+      grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
+
+    def apply():
+      optimizer.apply_gradients(zip(grads, variables))
+      if ema is not None:
+        ema.update()
+      return tf.constant(True)
+    # Applied in cross-replica context: a conditional update inside
+    # replica context would need a merge_call inside tf.cond.
+    applied = tf.cond(finite, apply, lambda: tf.constant(False))
+    return loss, grad_norm, applied
+
+  writer = tf.summary.create_file_writer(
+      os.path.join(write_dir, 'train') if chief else
+      os.path.join(write_dir, 'events'))
+  if operative_config is not None and chief:
+    with writer.as_default():
+      tf.summary.text('operative_config',
+                      '    ' + operative_config.replace('\n', '\n    '),
+                      step=start_step)
+
+  def evaluate(step):
+    results = {}
+    with (ema.swapped_in() if ema is not None else _null()):
+      for name, images in eval_sets.items():
+        bpd = analysis.evaluate_bits_per_dim(model, images, eval_batch_size,
+                                             seed=seed)
+        results[name] = bpd
+    in_bpd, ood_bpd = results[dataset], results[ood_dataset]
+    auc = analysis.auroc(in_bpd, ood_bpd)
+    summary = {name: float(v.mean()) for name, v in results.items()}
+    summary['ood_auroc'] = auc
+    log(f'  eval @ {step}: ' + ', '.join(
+        f'{n} {v:.4f} bits/dim' for n, v in summary.items()
+        if n != 'ood_auroc') + f', OoD AUROC {auc:.3f}')
+    if chief:
+      with writer.as_default():
+        for name, bpd in results.items():
+          tf.summary.scalar(f'eval/{name}/bits_per_dim', float(bpd.mean()),
+                            step=step)
+          tf.summary.histogram(f'eval/{name}/bits_per_dim_per_image', bpd,
+                               step=step)
+        tf.summary.scalar('eval/ood_auroc', auc, step=step)
+    return summary
+
+  def write_samples(step):
+    if not chief or not hasattr(model, 'sample'):
+      return
+    with (ema.swapped_in() if ema is not None else _null()), \
+        writer.as_default():
+      temps = (0.7, 1.0) if hasattr(model, 'encode') else (None,)
+      for t in temps:
+        kwargs = {} if t is None else {'temperature': t}
+        imgs = model.sample(num_samples, seed=(seed, step), **kwargs).numpy()
+        tag = 'samples' if t is None else f'samples/temperature_{t}'
+        tf.summary.image(tag, summaries.image_grid(imgs), step=step)
+
+  losses, skipped = [], []
+  bad_in_a_row = 0
+  last_eval = None
+  # Throughput counts step time only (not evaluation, sampling, saving), and
+  # not the first step, which includes tracing.
+  train_seconds, timed_images, first_step_done = 0., 0, False
+  log(f'Training {dataset} from step {start_step} to {num_steps}, global '
+      f'batch {batch_size} on {replicas} replica(s).')
+  step = start_step
+  while step < num_steps:
+    images = next(iterator)
+    if batch_hook is not None:
+      images = _apply_hook(strat, batch_hook, step, images)
+    seed_pair = tf.constant([seed, step], tf.int32)
+    tick = time.perf_counter()
+    loss, grad_norm, applied = train_step(images, seed_pair)
+    loss, grad_norm, applied = float(loss), float(grad_norm), bool(applied)
+    if first_step_done:
+      train_seconds += time.perf_counter() - tick
+      timed_images += batch_size
+    first_step_done = True
+    if not applied:
+      bad_in_a_row += 1
+      skipped.append(step)
+      log(f'step {step}: non-finite loss ({loss}) or gradient norm '
+          f'({grad_norm}); update skipped ({bad_in_a_row} in a row).')
+      if bad_in_a_row >= max_consecutive_bad_steps:
+        raise NonFiniteTrainingError(
+            f'{bad_in_a_row} consecutive steps with non-finite loss or '
+            f'gradients (last at step {step}); stopped. The last good '
+            f'checkpoint is {manager.latest_checkpoint}.')
+      continue
+    bad_in_a_row = 0
+    step = int(optimizer.iterations.numpy())
+    losses.append(loss)
+    img_s = timed_images / train_seconds if train_seconds > 0 else float('nan')
+    if log_every and (step % log_every == 0 or step == num_steps):
+      eta = (num_steps - step) * batch_size / img_s if img_s > 0 else float(
+          'nan')
+      log(f'step {step}/{num_steps}  loss {loss:.4f} bits/dim  grad norm '
+          f'{grad_norm:.3g}  {img_s:.1f} img/s  ETA '
+          f'{summaries.format_eta(eta)}')
+    if chief and summary_every and step % summary_every == 0:
+      with writer.as_default():
+        tf.summary.scalar('train/loss', loss, step=step)
+        tf.summary.scalar('train/bits_per_dim', loss, step=step)
+        tf.summary.scalar('train/grad_norm', grad_norm, step=step)
+        tf.summary.scalar('train/learning_rate',
+                          float(tf.convert_to_tensor(optimizer.learning_rate)),
+                          step=step)
+        if img_s == img_s:
+          tf.summary.scalar('train/images_per_second', img_s, step=step)
+    if checkpoint_every and step % checkpoint_every == 0:
+      manager.save(checkpoint_number=step)
+    if eval_every and step % eval_every == 0:
+      last_eval = evaluate(step)
+    if sample_every and step % sample_every == 0:
+      write_samples(step)
+
+  if not manager.latest_checkpoint or not manager.latest_checkpoint.endswith(
+      f'-{step}'):
+    manager.save(checkpoint_number=step)
+  if last_eval is None or (eval_every and step % eval_every):
+    last_eval = evaluate(step)
+  writer.flush()
+  return dict(step=step, losses=losses, skipped_steps=skipped, eval=last_eval,
+              images_per_second=(timed_images / train_seconds
+                                 if train_seconds else None),
+              restored_step=restored_step, initialized_actnorm=initialized,
+              checkpoint=manager.latest_checkpoint)
+
+
+class _null:
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
+def _apply_hook(strat, hook, step, images):
+  """Applies `hook` to the global batch (only on a single replica)."""
+  if strat.num_replicas_in_sync != 1:
+    raise ValueError('`batch_hook` is only supported with one replica.')
+  # Kept in float32 so a hook can inject non-finite values.
+  return tf.convert_to_tensor(hook(step, tf.cast(images, tf.float32)),
+                              tf.float32)
+
+
+def _write_text(path, text):
+  from tfp_flows.utils import atomic_write_text  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  atomic_write_text(path, text)
