@@ -107,8 +107,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     batch_hook: optional `(step, images_float32) -> images_float32` applied
       to each global batch before the step (tests inject bad batches here).
     verbose: print progress.
-    operative_config: text written to `model_dir/operative_config.gin` and
-      TensorBoard (`bin/train` passes gin's operative config).
+    operative_config: text (or a callable returning it, called once the model
+      is built) written to `model_dir/operative_config.gin` and TensorBoard;
+      `bin/train` passes `gin.operative_config_str`.
 
   Returns:
     dict: `step` (final), `losses` (bits/dim of each step run here),
@@ -164,6 +165,10 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   if list(train_images.shape[1:]) != image_shape:
     raise ValueError(f'Model image shape {image_shape} does not match '
                      f'{dataset} images {list(train_images.shape[1:])}.')
+  if callable(operative_config):
+    # Evaluated now: gin's operative config lists the model's parameters only
+    # once the model has been built.
+    operative_config = operative_config()
   if operative_config is not None and chief:
     _write_text(os.path.join(model_dir, 'operative_config.gin'),
                 operative_config)

@@ -1,0 +1,79 @@
+"""Rebuilds a trained model from its model directory (for analysis)."""
+
+import os
+
+import tensorflow as tf
+
+__all__ = ['load']
+
+
+def load(model_dir, checkpoint=None, use_ema=True):
+  """Rebuilds the model of a `bin/train` run and restores its weights.
+
+  The model is rebuilt from `model_dir/operative_config.gin` (the exact
+  configuration the run used), then a checkpoint is restored: the latest in
+  `model_dir`, or the one named by `checkpoint` (a path, or a step number).
+
+  Args:
+    model_dir: directory written by `bin/train`.
+    checkpoint: `None` (latest), an `int` step, or a checkpoint path prefix.
+    use_ema: if the run kept Polyak averages, load those weights.
+
+  Returns:
+    The `ImageDensityModel`, weights restored (ActNorm flags included).
+
+  Raises:
+    FileNotFoundError: no directory, no `operative_config.gin`, or no
+      checkpoint.
+    ValueError: an unreadable config or a corrupt/mismatched checkpoint.
+  """
+  import gin  # pylint: disable=g-import-not-at-top
+  from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
+  from tfp_flows.training import ema as ema_lib  # pylint: disable=g-import-not-at-top
+
+  if not os.path.isdir(model_dir):
+    raise FileNotFoundError(f'Model directory {model_dir!r} does not exist.')
+  config_path = os.path.join(model_dir, 'operative_config.gin')
+  if not os.path.exists(config_path):
+    raise FileNotFoundError(
+        f'{config_path} is missing: {model_dir!r} is not a model directory '
+        'written by bin/train.')
+  with gin.unlock_config():
+    gin.clear_config()
+    try:
+      gin.parse_config_file(config_path)
+      model_ref = gin.query_parameter('train.model_fn')
+    except (ValueError, KeyError) as e:
+      raise ValueError(f'Cannot use {config_path}: {e}') from e
+  model = model_ref.scoped_configurable_fn()
+
+  if checkpoint is None:
+    path = tf.train.latest_checkpoint(model_dir)
+    if path is None:
+      raise FileNotFoundError(f'{model_dir!r} has no checkpoint (no '
+                              '`checkpoint` index file); train it first.')
+  elif isinstance(checkpoint, int):
+    path = os.path.join(model_dir, f'ckpt-{checkpoint}')
+  else:
+    path = str(checkpoint)
+  if not tf.io.gfile.exists(path + '.index'):
+    raise FileNotFoundError(f'Checkpoint {path!r} does not exist.')
+
+  try:
+    reader = tf.train.load_checkpoint(path)
+    has_ema = any(k.startswith('ema/') for k in
+                  reader.get_variable_to_shape_map())
+    ema = (ema_lib.ExponentialMovingAverage(model.trainable_variables, 0.5)
+           if use_ema and has_ema else None)
+    objects = dict(model=model, **({'ema': ema} if ema else {}))
+    status = tf.train.Checkpoint(**objects).read(path)
+    status.expect_partial()
+    status.assert_existing_objects_matched()
+  except (tf.errors.OpError, AssertionError, ValueError) as e:
+    raise ValueError(f'Checkpoint {path!r} could not be restored into the '
+                     f'model of {config_path}: {str(e).splitlines()[0]}') from e
+  if ema is not None:
+    for shadow, v in zip(ema.shadows, model.trainable_variables):
+      v.assign(shadow)
+  model.checkpoint_path = path
+  return model
