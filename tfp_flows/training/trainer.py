@@ -15,7 +15,6 @@ them at the edge, see `tfp_flows.configurables` and `bin/train`):
 """
 
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -46,16 +45,17 @@ def _is_chief(strategy):
 
 
 def _write_dir(model_dir, strategy):
-  """Where this worker writes: the model dir for the chief, a temp dir else.
+  """Where this worker writes: the model dir for the chief, a sub-dir else.
 
-  Every worker of a multi-worker run must save (the save is collective), but
-  only the chief's files are kept.
+  Every worker of a multi-worker run must save (the save is collective);
+  only the chief's files are the model's. Non-chief workers write under
+  `model_dir/workers/<task>_<id>`, where they can be inspected.
   """
   if _is_chief(strategy):
     return model_dir
   resolver = strategy.cluster_resolver
-  return tempfile.mkdtemp(
-      prefix=f'worker_{resolver.task_type}_{resolver.task_id}_')
+  return os.path.join(model_dir, 'workers',
+                      f'{resolver.task_type}_{resolver.task_id}')
 
 
 def _log_fn(verbose):
@@ -104,8 +104,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     max_consecutive_bad_steps: stop after this many skipped steps in a row.
     seed: seeds batch order, dequantisation noise and initialisation.
     data_dir: data cache (default `$TFP_FLOWS_DATA` or `~/.cache/tfp_flows`).
-    batch_hook: optional `(step, images_float32) -> images_float32` applied
-      to each global batch before the step (tests inject bad batches here).
+    batch_hook: optional `(batch_index, images_float32) -> images_float32`
+      applied to each global batch before its step; `batch_index` counts the
+      batches drawn by this call (tests inject bad batches here).
     verbose: print progress.
     operative_config: text (or a callable returning it, called once the model
       is built) written to `model_dir/operative_config.gin` and TensorBoard;
@@ -151,7 +152,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     optimizer.build(variables)
     ema = (ema_lib.ExponentialMovingAverage(variables, ema_decay)
            if ema_decay else None)
+    # `step` names the optimizer's step counter at the top of the checkpoint.
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                     step=optimizer.iterations,
                                      **({'ema': ema} if ema else {}))
     manager = tf.train.CheckpointManager(checkpoint, write_dir,
                                          max_to_keep=keep_checkpoints)
@@ -291,10 +294,12 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   log(f'Training {dataset} from step {start_step} to {num_steps}, global '
       f'batch {batch_size} on {replicas} replica(s).')
   step = start_step
+  batch_index = 0
   while step < num_steps:
     images = next(iterator)
     if batch_hook is not None:
-      images = _apply_hook(strat, batch_hook, step, images)
+      images = _apply_hook(strat, batch_hook, batch_index, images)
+    batch_index += 1
     seed_pair = tf.constant([seed, step], tf.int32)
     tick = time.perf_counter()
     loss, grad_norm, applied = train_step(images, seed_pair)
@@ -362,12 +367,12 @@ class _null:
     return False
 
 
-def _apply_hook(strat, hook, step, images):
+def _apply_hook(strat, hook, batch_index, images):
   """Applies `hook` to the global batch (only on a single replica)."""
   if strat.num_replicas_in_sync != 1:
     raise ValueError('`batch_hook` is only supported with one replica.')
   # Kept in float32 so a hook can inject non-finite values.
-  return tf.convert_to_tensor(hook(step, tf.cast(images, tf.float32)),
+  return tf.convert_to_tensor(hook(batch_index, tf.cast(images, tf.float32)),
                               tf.float32)
 
 
