@@ -207,3 +207,24 @@ def test_bad_trainer_arguments():
                   verbose=False)
   with pytest.raises(ValueError, match='num_steps'):
     trainer.train('/tmp/unused', _tiny_glow, num_steps=0, verbose=False)
+
+
+def test_tiny_pixelcnn_trains_and_loads_through_the_cli(tmp_path):
+  from tfp_flows import data  # pylint: disable=g-import-not-at-top
+  from tfp_flows import models  # pylint: disable=g-import-not-at-top
+  config = os.path.join(REPO, 'gin_configs', 'tiny_pixelcnn.gin')
+  cmd = [sys.executable, os.path.join(REPO, 'bin', 'train'),
+         f'--gin_file={config}', f'--model_dir={tmp_path}',
+         '--gin_param=train.num_steps = 30', '--gin_param=train.eval_every = 0',
+         '--gin_param=train.log_every = 1']
+  result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stdout + result.stderr
+  losses = [float(line.split('loss ')[1].split()[0])
+            for line in result.stdout.splitlines() if ' loss ' in line]
+  assert len(losses) == 30
+  assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.2, losses
+  model = models.load(str(tmp_path))
+  assert type(model).__name__ == 'PixelCNN'
+  images, _ = data.load('fashion_mnist', 'test')
+  bpd = model.bits_per_dim(images[:8]).numpy()
+  assert np.all(np.isfinite(bpd)) and bpd.mean() < 8.

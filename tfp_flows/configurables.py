@@ -16,8 +16,7 @@ from tfp_flows.training import trainer
 __all__ = ['Glow', 'PixelCNN', 'train']
 
 Glow = gin.external_configurable(models.Glow, 'Glow')
-PixelCNN = (gin.external_configurable(models.PixelCNN, 'PixelCNN')
-            if hasattr(models, 'PixelCNN') else None)
+PixelCNN = gin.external_configurable(models.PixelCNN, 'PixelCNN')
 # `model_dir` comes from the command line; the hooks are for code, not configs.
 train = gin.external_configurable(
     trainer.train, 'train',

@@ -31,12 +31,15 @@ def make_train_step(model, optimizer, clip_norm=None, jit_compile=False):
   """
   variables = model.trainable_variables
   shape = [None] + list(model.image_shape)
+  # Models with dropout (PixelCNN) take the training path here only.
+  kwargs = {'training': True} if getattr(model, 'has_training_mode',
+                                         False) else {}
 
   @tf.function(jit_compile=jit_compile, autograph=False, input_signature=[
       tf.TensorSpec(shape, tf.uint8), tf.TensorSpec([2], tf.int32)])
   def step(images, seed):
     with tf.GradientTape() as tape:
-      log_p = model.log_prob_unchecked(images, seed)
+      log_p = model.log_prob_unchecked(images, seed, **kwargs)
       loss = tf.reduce_mean(
           discrete.bits_per_dim(log_p, model.num_subpixels))
     grads = tape.gradient(loss, variables)
