@@ -138,6 +138,14 @@ def test_batch_shapes(batch_shape, assert_all_finite):
   assert_all_finite(glow.encode(x, seed=0)[0], shape=batch_shape + (4, 4, 2))
 
 
+def test_log_prob_traces_once_for_all_batch_shapes_and_dtypes():
+  glow = _tiny_glow()
+  for shape in [(), (3,), (2, 5), (7,)]:
+    glow.log_prob(_random_images(shape + (8, 8, 1)), seed=0)
+  glow.log_prob(_random_images((4, 8, 8, 1)).astype(np.float32), seed=1)
+  assert glow._compiled.get(('log_prob', 1)).experimental_get_tracing_count() == 1
+
+
 def test_padding_counts_bits_per_dim_over_the_image():
   glow = Glow(image_shape=(28, 28, 1), num_levels=3, num_steps_per_level=1,
               hidden_channels=8, pad_to=32)

@@ -157,7 +157,7 @@ def test_bits_per_dim_batch_shapes(two_bit, batch_shape, assert_all_finite):
       bpd, -two_bit.log_prob(x.astype(np.float32)) / (4 * math.log(2.)),
       rtol=1e-6)
   # One compiled graph serves every batch shape and input dtype.
-  compiled = two_bit._compiled.functions['log_prob']
+  compiled = two_bit._compiled.get('log_prob')
   assert compiled.experimental_get_tracing_count() == 1
 
 
@@ -207,7 +207,7 @@ def test_samples_are_reproducible_and_follow_log_prob(two_bit):
   # Unseeded: one compiled graph, fresh images every call.
   first, second = two_bit.sample(200), two_bit.sample(200)
   assert np.any(first.numpy() != second.numpy())
-  compiled = two_bit._compiled.functions[('sample', 200)]
+  compiled = two_bit._compiled.get(('sample', 200))
   assert compiled.experimental_get_tracing_count() == 1
   with pytest.raises(ValueError, match='`n`'):
     two_bit.sample(0)

@@ -10,6 +10,7 @@ from tensorflow_probability import distributions as tfd
 from tfp_flows import bijectors as fb
 from tfp_flows.bijectors import _shapes
 from tfp_flows.models import base
+from tfp_flows.models import compiled
 from tfp_flows.models import discrete
 
 __all__ = ['Glow', 'build_glow_bijector']
@@ -94,17 +95,6 @@ def _seed_tensor(seed):
   if len(seed) != 2:
     raise ValueError(f'`seed` must be an int or a pair of ints; got {seed!r}.')
   return tf.constant(seed, tf.int32)
-
-
-class _CompiledFunctions:
-  """Holds a model's `tf.function`s outside `tf.Module` tracking.
-
-  They are not state: a dict attribute would be tracked and then break
-  checkpointing (non-string keys) and `SavedModel` export.
-  """
-
-  def __init__(self):
-    self.functions = {}
 
 
 class Glow(base.ImageDensityModel, tf.Module):
@@ -204,7 +194,7 @@ class Glow(base.ImageDensityModel, tf.Module):
           tfd.Sample(tfd.Normal(tf.constant(0., dtype), 1.), model_shape),
           self.bijector, name='glow_distribution')
     self._squeeze = fb.Squeeze()
-    self._compiled = _CompiledFunctions()
+    self._compiled = compiled.BatchedFunctions(dtype)
 
   # -- Interface properties -------------------------------------------------
 
@@ -277,34 +267,6 @@ class Glow(base.ImageDensityModel, tf.Module):
     height, width, _ = self._image_shape
     return x[..., top:top + height, left:left + width, :]
 
-  # -- Compiled graphs -------------------------------------------------------
-
-  def _function(self, key, fn, event_shape, with_seed):
-    """A `tf.function` over `[None] + event_shape` float batches; never retraces."""
-    compiled = self._compiled.functions
-    if key not in compiled:
-      signature = [tf.TensorSpec([None] + list(event_shape), self._dtype)]
-      if with_seed:
-        signature.append(tf.TensorSpec([2], tf.int32))
-      # autograph off: the flow has no tensor-dependent Python control flow,
-      # and converting TFP's bijector code only slows tracing.
-      compiled[key] = tf.function(fn, input_signature=signature,
-                                  autograph=False)
-    return compiled[key]
-
-  def _call_batched(self, key, fn, x, seed=None):
-    """Runs `fn` on `x` `[..., H, W, C]` flattened to one batch dim, restores it."""
-    x = tf.cast(x, self._dtype)
-    event_shape = x.shape[-3:].as_list()
-    batch_shape = tf.shape(x)[:-3]
-    args = [tf.reshape(x, [-1] + event_shape)]
-    if seed is not None:
-      args.append(seed)
-    out = self._function(key, fn, event_shape, seed is not None)(*args)
-    return tf.nest.map_structure(
-        lambda t: tf.reshape(t, tf.concat([batch_shape, tf.shape(t)[1:]], 0)),
-        out)
-
   def log_prob_unchecked(self, images, seed, num_samples=1):
     """`log_prob` without validation or compilation, for use in a `tf.function`.
 
@@ -348,7 +310,7 @@ class Glow(base.ImageDensityModel, tf.Module):
     """
     _shapes.check_positive_int(num_samples, 'num_samples')
     images = discrete.check_images(images, self._image_shape, self._n_bits)
-    return self._call_batched(
+    return self._compiled.call(
         ('log_prob', num_samples),
         lambda x, s: self.log_prob_unchecked(x, s, num_samples),
         images, _seed_tensor(seed))
@@ -372,7 +334,7 @@ class Glow(base.ImageDensityModel, tf.Module):
     if y.shape.rank is None or y.shape[-3:].as_list() != self._image_shape:
       raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
                        f'{y.shape}.')
-    return self._call_batched(
+    return self._compiled.call(
         'log_density', lambda v: self.distribution.log_prob(self._pad(v)), y)
 
   def log_prob_and_bits_per_dim(self, images, seed=None, num_samples=1):
@@ -430,7 +392,7 @@ class Glow(base.ImageDensityModel, tf.Module):
       y = discrete.dequantize(self._pad(tf.cast(x, self._dtype)), self._n_bits,
                               s, self._dtype)
       return self.split_latents(self.bijector.inverse(y))
-    return self._call_batched('encode', body, images, _seed_tensor(seed))
+    return self._compiled.call('encode', body, images, _seed_tensor(seed))
 
   def decode(self, latents):
     """Continuous images in pixel units (`[0, 2**n_bits)`) from per-level latents.
@@ -444,7 +406,7 @@ class Glow(base.ImageDensityModel, tf.Module):
 
     def body(z):
       return self._crop(self.bijector.forward(z)) * float(self._bins)
-    return self._call_batched('decode', body, z)
+    return self._compiled.call('decode', body, z)
 
   def sample(self, n, temperature=1.0, seed=None):
     """Draws `n` images at a temperature (latent std); uint8 if n_bits <= 8.
@@ -457,7 +419,7 @@ class Glow(base.ImageDensityModel, tf.Module):
       raise ValueError(f'`temperature` must be positive; got {temperature!r}.')
     z = tf.random.stateless_normal([n] + self._model_shape, _seed_tensor(seed),
                                    dtype=self._dtype) * temperature
-    pixels = self._call_batched(
+    pixels = self._compiled.call(
         'sample', lambda z: self._crop(self.bijector.forward(z)), z)
     pixels = tf.clip_by_value(tf.floor(pixels * float(self._bins)), 0.,
                               float(self._bins - 1))

@@ -29,6 +29,7 @@ from tensorflow_probability import distributions as tfd
 
 from tfp_flows.bijectors import _shapes
 from tfp_flows.models import base
+from tfp_flows.models import compiled
 from tfp_flows.models import discrete
 
 __all__ = ['PixelCNN']
@@ -164,7 +165,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     self.apply_kernel_masks()
     self.distribution.log_prob(
         tf.zeros([1] + image_shape, self._dtype), training=False)
-    self._compiled = _FunctionCache()
+    self._compiled = compiled.BatchedFunctions(self._dtype)
 
   # -- Interface properties -------------------------------------------------
 
@@ -203,25 +204,6 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     for variable in self.distribution.network.variables:
       if getattr(variable, 'constraint', None) is not None:
         variable.assign(variable.constraint(variable))
-
-  # -- Compiled graphs -------------------------------------------------------
-
-  def _function(self, key, fn):
-    """A `tf.function` of `[None, H, W, C]` float32 batches; never retraces."""
-    if key not in self._compiled.functions:
-      signature = [tf.TensorSpec([None] + self._image_shape, self._dtype)]
-      # autograph off: nothing here has tensor-dependent Python control flow
-      # (weight norm's layers are tf.functions that convert themselves).
-      self._compiled.functions[key] = tf.function(
-          fn, input_signature=signature, autograph=False)
-    return self._compiled.functions[key]
-
-  def _call_batched(self, key, fn, x):
-    """Runs `fn` on `x` `[..., H, W, C]` as one batch dim; restores the dims."""
-    x = tf.cast(x, self._dtype)
-    batch_shape = tf.shape(x)[:-3]
-    out = self._function(key, fn)(tf.reshape(x, [-1] + self._image_shape))
-    return tf.reshape(out, tf.concat([batch_shape, tf.shape(out)[1:]], 0))
 
   # -- Likelihoods ----------------------------------------------------------
 
@@ -262,7 +244,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     """
     del seed
     images = discrete.check_images(images, self._image_shape, self._n_bits)
-    return self._call_batched(
+    return self._compiled.call(
         'log_prob', lambda x: self.log_prob_unchecked(x, None), images)
 
   def log_density(self, y):
@@ -326,7 +308,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     def body(v):
       levels = tf.minimum(tf.floor(v * bins), bins - 1.)
       return self.log_prob_unchecked(levels, None) + offset
-    return self._call_batched('log_density', body, y)
+    return self._compiled.call('log_density', body, y)
 
   # -- Sampling ----------------------------------------------------------------
 
@@ -356,25 +338,12 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     def draw():
       return self.distribution.sample(n, seed=op_seed, training=False)
     if seed is None:
-      key = ('sample', n)
-      if key not in self._compiled.functions:
-        self._compiled.functions[key] = tf.function(draw, autograph=False)
-      compiled = self._compiled.functions[key]
+      sampler = self._compiled.cached(
+          ('sample', n), lambda: tf.function(draw, autograph=False))
     else:
-      compiled = tf.function(draw, autograph=False)
-    pixels = tf.clip_by_value(tf.round(compiled()), 0., float(self._bins - 1))
+      sampler = tf.function(draw, autograph=False)
+    pixels = tf.clip_by_value(tf.round(sampler()), 0., float(self._bins - 1))
     return tf.cast(pixels, tf.uint8 if self._n_bits <= 8 else tf.int32)
-
-
-class _FunctionCache:
-  """Compiled functions by key, in `functions`.
-
-  A plain object on purpose: a dict attribute of a `tf.Module` is tracked
-  for checkpoints, and saving fails once it holds non-string keys.
-  """
-
-  def __init__(self):
-    self.functions = {}
 
 
 def _check_image_shape(image_shape):

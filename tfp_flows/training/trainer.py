@@ -281,7 +281,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       temps = (0.7, 1.0) if hasattr(model, 'encode') else (None,)
       for t in temps:
         kwargs = {} if t is None else {'temperature': t}
-        imgs = model.sample(num_samples, seed=(seed, step), **kwargs).numpy()
+        imgs = model.sample(num_samples, seed=seed * 100_003 + step,
+                            **kwargs).numpy()
         tag = 'samples' if t is None else f'samples/temperature_{t}'
         tf.summary.image(tag, summaries.image_grid(imgs), step=step)
 
