@@ -1,7 +1,7 @@
 """The foundation run: a Glow's bits/dim on real FashionMNIST and MNIST, before and after a short training.
 
-This is what `bin/reproduce` runs until the full trainer and the SIT analysis
-exist. It builds a Glow (2 levels x 16 steps x 128 channels by default),
+This is what `bin/reproduce` runs until the SIT analysis exists (full
+training runs use `bin/train`). It builds a Glow (2 levels x 16 steps x 128 channels by default),
 initialises ActNorm from 512 FashionMNIST training images, measures
 per-image bits/dim on the FashionMNIST and MNIST test sets, trains for a
 short, fixed number of steps on FashionMNIST, measures again, and writes:
@@ -179,10 +179,11 @@ def run(args, log=print):
 def main(argv=None):
   args = _parse_args(sys.argv[1:] if argv is None else argv)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  print('tfp_flows foundation run: the trainer and the SIT analysis are not '
-        'built yet, so this measures what exists: a Glow\'s bits/dim on real '
-        'FashionMNIST and MNIST test images, before and after '
-        f'{args.num_train_steps} training steps.', flush=True)
+  print('tfp_flows foundation run: the SIT analysis (bin/analyze_sits) is '
+        'not built yet, so this measures what exists: a Glow\'s bits/dim on '
+        'real FashionMNIST and MNIST test images, before and after '
+        f'{args.num_train_steps} training steps. Full training: bin/train.',
+        flush=True)
   try:
     _, report = run(args)
   except (ValueError, FileNotFoundError, RuntimeError) as e:
