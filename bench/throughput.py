@@ -1,0 +1,697 @@
+#!/usr/bin/env python
+"""Throughput of tfp_flows' Glow against `tfp.bijectors.Glow`, in one process.
+
+Variants (28x28x1, 2 levels x 16 steps, coupling width 128):
+
+* `ours_affine`   - `tfp_flows.models.Glow(coupling='affine')`
+* `ours_additive` - `tfp_flows.models.Glow(coupling='additive')`
+* `tfp_glow`      - `tfp.bijectors.Glow` with `GlowDefaultNetwork(num_hidden=128)`
+  and `GlowDefaultExitNetwork`, in a `TransformedDistribution` over a
+  `Sample(Normal(0, 1), [784])` base (TFP's Glow maps a rank-1 latent to the
+  image), with the default `grab_after_block` (half the channels exit after
+  the first level, none after the last), which matches our factor-out.
+
+For each variant, on real FashionMNIST training images:
+
+* training-step images/s at batch 64 (one Adam step on the mean bits/dim of
+  uniformly dequantised images);
+* `log_prob` images/s at batch 256;
+* first-call (trace + compile + first run) time of the training step and of
+  `log_prob`, measured separately;
+* peak RSS after the variant is set up, and overall;
+* FLOPs per image of `log_prob`, counted by TensorFlow's profiler on the
+  graph of a static-batch concrete function; training FLOPs are *estimated*
+  as 3x forward. Dividing images/s x FLOPs/image by the machine's float32
+  matmul rate gives a fraction of peak.
+
+Variants are set up one after the other, then timed interleaved: after a
+warm-up, each of R rounds times S training steps of every variant in turn
+(the order rotates each round), then S `log_prob` calls of every variant.
+Medians over rounds are reported with min/max, plus ours/tfp ratios.
+
+Usage::
+
+    .venv/bin/python bench/throughput.py              # full run (~15 min on 2 cores)
+    .venv/bin/python bench/throughput.py --quick      # smoke run
+    .venv/bin/python bench/throughput.py --rounds 7 --steps 10 --output /tmp/t.json
+
+Results go to `bench/results/throughput.json` (written atomically).
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+import tf_keras  # noqa: E402
+
+import tfp_flows  # noqa: E402
+from tfp_flows import data  # noqa: E402
+from tfp_flows import models  # noqa: E402
+from tfp_flows.models import discrete  # noqa: E402
+from tfp_flows.training import make_train_step  # noqa: E402
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+IMAGE_SHAPE = (28, 28, 1)
+NUM_SUBPIXELS = 28 * 28 * 1
+N_BITS = 8
+NUM_LEVELS = 2
+NUM_STEPS = 16
+HIDDEN = 128
+TRAIN_BATCH = 64
+EVAL_BATCH = 256
+INIT_BATCH = 512
+LEARNING_RATE = 1e-3
+VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow')
+DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              'results', 'throughput.json')
+
+
+def log(msg):
+  print(msg, flush=True)
+
+
+def peak_rss_mb():
+  """Peak resident set size of this process so far, in MiB (Linux: KiB)."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
+
+
+class CpuMonitor:
+  """Wall time, this process's CPU time and the whole machine's busy CPU time.
+
+  Other processes competing for the 2 cores skew a throughput benchmark, so
+  each timed segment records the share of the machine's CPU capacity that
+  was busy *outside* this process (`other_share`, 0 = machine otherwise
+  idle, 1 = every core fully used by others). Linux only (/proc/stat).
+  """
+
+  _tick = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+
+  @classmethod
+  def _busy_seconds(cls):
+    try:
+      with open('/proc/stat') as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+      return float('nan')
+    idle = fields[3] + fields[4]            # idle + iowait
+    return (sum(fields) - idle) / cls._tick
+
+  def __init__(self):
+    self.wall = time.perf_counter()
+    self.own = time.process_time()
+    self.busy = self._busy_seconds()
+
+  def other_share(self):
+    wall = time.perf_counter() - self.wall
+    own = time.process_time() - self.own
+    busy = self._busy_seconds() - self.busy
+    ncpu = len(os.sched_getaffinity(0))
+    return max(0., (busy - own) / (wall * ncpu)) if wall > 0 else 0.
+
+
+def wait_until_idle(max_wait_s, threshold=0.1, window_s=10.):
+  """Waits (up to max_wait_s) until other processes use < threshold of the CPUs."""
+  deadline = time.perf_counter() + max_wait_s
+  while True:
+    mon = CpuMonitor()
+    time.sleep(window_s)
+    share = mon.other_share()
+    if share < threshold:
+      log(f'machine idle enough: other processes use {100 * share:.0f}% of '
+          'the CPUs')
+      return share
+    if time.perf_counter() > deadline:
+      log(f'WARNING: other processes still use {100 * share:.0f}% of the CPUs '
+          f'after waiting {max_wait_s:.0f} s; measuring anyway')
+      return share
+    log(f'waiting: other processes use {100 * share:.0f}% of the CPUs ...')
+
+
+def git_state():
+  """Commit and dirty files of the checkout the benchmark runs from."""
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(['git', '-C', repo, 'rev-parse', 'HEAD'],
+                            capture_output=True, text=True, timeout=30,
+                            check=True).stdout.strip()
+    dirty = subprocess.run(['git', '-C', repo, 'status', '--porcelain',
+                            '--', 'tfp_flows'], capture_output=True, text=True,
+                           timeout=30, check=True).stdout.splitlines()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return dict(commit=commit, tfp_flows_uncommitted=dirty)
+
+
+def package_digest():
+  """SHA-256 over tfp_flows' Python sources, to detect edits during a run."""
+  root = os.path.dirname(os.path.abspath(tfp_flows.__file__))
+  digest = hashlib.sha256()
+  for directory, _, files in sorted(os.walk(root)):
+    for name in sorted(files):
+      if name.endswith('.py'):
+        path = os.path.join(directory, name)
+        digest.update(os.path.relpath(path, root).encode())
+        with open(path, 'rb') as f:
+          digest.update(f.read())
+  return digest.hexdigest()
+
+
+def count_params(variables):
+  return int(sum(int(np.prod(v.shape)) for v in variables))
+
+
+def bits_per_dim(log_p):
+  return float(np.mean(discrete.bits_per_dim(log_p, NUM_SUBPIXELS).numpy()))
+
+
+# ----------------------------------------------------------------- variants
+
+
+class Variant:
+  """A model under test: a train step, a log_prob call and a FLOP counter.
+
+  Attributes:
+    name: str.
+    params: trainable parameter count.
+    train(images_uint8_tensor, seed_tensor) -> loss tensor (mean bits/dim).
+    eval(images_uint8_tensor) -> log_prob tensor (nats per image).
+    log_prob_unchecked(images, seed) -> nats, traceable (for FLOP counting).
+  """
+
+  def __init__(self, name):
+    self.name = name
+    self.stats = {}
+
+
+def build_ours(name, coupling, init_images):
+  v = Variant(name)
+  model = models.Glow(image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS,
+                      num_steps_per_level=NUM_STEPS, hidden_channels=HIDDEN,
+                      coupling=coupling)
+  v.params = count_params(model.trainable_variables)
+  start = time.perf_counter()
+  model.initialize(init_images)            # ActNorm data-dependent init (eager)
+  v.stats['init_s'] = time.perf_counter() - start
+  step = make_train_step(model, tf_keras.optimizers.Adam(LEARNING_RATE))
+  v.train = lambda images, seed: step(images, seed)[0]
+  v.eval = lambda images: model.log_prob(images, seed=0)
+  v.log_prob_unchecked = model.log_prob_unchecked
+  v.model = model
+  return v
+
+
+def build_tfp_glow(name, init_images):
+  """`tfp.bijectors.Glow` of the same size, trained and evaluated like ours."""
+  v = Variant(name)
+  glow = tfb.Glow(
+      output_shape=IMAGE_SHAPE, num_glow_blocks=NUM_LEVELS,
+      num_steps_per_block=NUM_STEPS,
+      coupling_bijector_fn=lambda s: tfb.GlowDefaultNetwork(s, num_hidden=HIDDEN),
+      exit_bijector_fn=tfb.GlowDefaultExitNetwork)
+  # Glow's forward maps a rank-1 latent [H*W*C] to the image.
+  latent_shape = glow.inverse_event_shape(IMAGE_SHAPE)
+  assert latent_shape.as_list() == [NUM_SUBPIXELS], latent_shape
+  dist = tfd.TransformedDistribution(
+      tfd.Sample(tfd.Normal(0., 1.), [NUM_SUBPIXELS]), glow)
+  offset = NUM_SUBPIXELS * math.log(2 ** N_BITS)
+
+  def log_prob_unchecked(images, seed):
+    # Same dequantisation as ours: (x + u) / 256, u ~ U[0, 1).
+    y = discrete.dequantize(images, N_BITS, seed, tf.float32)
+    return dist.log_prob(y) - offset
+
+  # ActNorm initialises itself on its first call: warm-up call, eagerly, on
+  # the same 512 images ours initialises from.
+  start = time.perf_counter()
+  log_prob_unchecked(tf.constant(init_images), tf.constant([0, 0], tf.int32))
+  v.stats['init_s'] = time.perf_counter() - start
+
+  variables = dist.trainable_variables
+  v.params = count_params(variables)
+  optimizer = tf_keras.optimizers.Adam(LEARNING_RATE)
+  # The batch size is part of the signature: with a `None` batch dimension
+  # tracing fails inside TFP's Reshape bijector (int32 batch shape concatenated
+  # with the int64 event shape `Expand` builds from numpy: "Tensors in list
+  # passed to 'values' of 'ConcatV2' Op have types [int32, int64]"). Ours is
+  # traced with a `None` batch dimension (its public API).
+  seed_spec = tf.TensorSpec([2], tf.int32)
+
+  def image_spec(batch):
+    return tf.TensorSpec([batch] + list(IMAGE_SHAPE), tf.uint8)
+
+  # Mirrors tfp_flows.training.make_train_step: mean bits/dim, global norm.
+  @tf.function(input_signature=[image_spec(TRAIN_BATCH), seed_spec],
+               autograph=False)
+  def train_step(images, seed):
+    with tf.GradientTape() as tape:
+      log_p = log_prob_unchecked(images, seed)
+      loss = tf.reduce_mean(discrete.bits_per_dim(log_p, NUM_SUBPIXELS))
+    grads = tape.gradient(loss, variables)
+    grad_norm = tf.linalg.global_norm(grads)
+    optimizer.apply_gradients(zip(grads, variables))
+    return loss, grad_norm
+
+  @tf.function(input_signature=[image_spec(EVAL_BATCH), seed_spec],
+               autograph=False)
+  def eval_fn(images, seed):
+    return log_prob_unchecked(images, seed)
+
+  eval_seed = tf.constant([0, 0], tf.int32)
+  v.train = lambda images, seed: train_step(images, seed)[0]
+  v.eval = lambda images: eval_fn(images, eval_seed)
+  v.log_prob_unchecked = log_prob_unchecked
+  v.dist = dist
+  return v
+
+
+def build(name, init_images):
+  if name == 'ours_affine':
+    return build_ours(name, 'affine', init_images)
+  if name == 'ours_additive':
+    return build_ours(name, 'additive', init_images)
+  if name == 'tfp_glow':
+    return build_tfp_glow(name, init_images)
+  raise ValueError(f'unknown variant {name!r}')
+
+
+# ------------------------------------------------------------ measurements
+
+
+def matmul_gflops(n=2048, repeats=15, warmup=3):
+  """Median float32 matmul rate in TF (GFLOP/s), 2 n^3 FLOPs per product."""
+  a = tf.random.stateless_normal([n, n], [1, 2])
+  b = tf.random.stateless_normal([n, n], [3, 4])
+
+  @tf.function
+  def mm(a, b):
+    return tf.matmul(a, b)[0, 0]   # a slice forces the whole product
+
+  for _ in range(warmup):
+    mm(a, b).numpy()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    mm(a, b).numpy()
+    times.append(time.perf_counter() - start)
+  return 2. * n ** 3 / statistics.median(times) / 1e9
+
+
+def count_flops(fn, batch):
+  """FLOPs of `fn(images, seed)` for a static batch, by TF's graph profiler."""
+  # autograph off: autograph re-reads Python source from disk, which breaks
+  # if the package is edited while the benchmark runs.
+  concrete = tf.function(fn, autograph=False).get_concrete_function(
+      tf.TensorSpec([batch] + list(IMAGE_SHAPE), tf.uint8),
+      tf.TensorSpec([2], tf.int32))
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  opts['output'] = 'none'
+  result = tf.compat.v1.profiler.profile(graph=concrete.graph, options=opts)
+  return result.total_float_ops
+
+
+def time_train(variant, batches, seeds):
+  """Runs one train step per batch; returns (images/s, losses)."""
+  losses = []
+  mon = CpuMonitor()
+  start = time.perf_counter()
+  for images, seed in zip(batches, seeds):
+    losses.append(float(variant.train(images, seed)))
+  seconds = time.perf_counter() - start
+  return len(batches) * TRAIN_BATCH / seconds, losses, mon.other_share()
+
+
+def time_eval(variant, batches):
+  mon = CpuMonitor()
+  start = time.perf_counter()
+  for images in batches:
+    variant.eval(images).numpy()
+  seconds = time.perf_counter() - start
+  return len(batches) * EVAL_BATCH / seconds, mon.other_share()
+
+
+def summary(values):
+  return dict(median=statistics.median(values), min=min(values),
+              max=max(values))
+
+
+def write_json_atomic(path, obj):
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix='.throughput.', suffix='.json.tmp',
+                             dir=directory)
+  try:
+    with os.fdopen(fd, 'w') as f:
+      json.dump(obj, f, indent=2, sort_keys=False)
+      f.write('\n')
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+def finite_or_none(x):
+  return None if x is None or not math.isfinite(x) else x
+
+
+# --------------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p.add_argument('--rounds', type=int, default=5,
+                 help='timed rounds (interleaved over variants); default 5')
+  p.add_argument('--steps', type=int, default=10,
+                 help='train steps and log_prob calls per variant per round; '
+                      'default 10')
+  p.add_argument('--quick', action='store_true',
+                 help='smoke run: --rounds 2 --steps 3')
+  p.add_argument('--variants', default=','.join(VARIANTS),
+                 help=f'comma-separated subset of {",".join(VARIANTS)}')
+  p.add_argument('--output', default=DEFAULT_OUTPUT,
+                 help='JSON results path (default bench/results/throughput.json)')
+  p.add_argument('--seed', type=int, default=0, help='batch sampling seed')
+  p.add_argument('--max-other-cpu', type=float, default=0.1,
+                 metavar='FRACTION',
+                 help='discard and redo a round if other processes used more '
+                      'than this fraction of the CPUs during it (default 0.1)')
+  p.add_argument('--max-retries', type=int, default=10,
+                 help='total number of rounds that may be discarded (default 10)')
+  p.add_argument('--wait-idle', type=float, default=0., metavar='SECONDS',
+                 help='first wait up to this long for other processes to '
+                      'leave the CPUs idle (default 0: do not wait); after a '
+                      'discarded round, wait up to max(120, this)')
+  args = p.parse_args(argv)
+  if args.quick:
+    args.rounds, args.steps = 2, 3
+  if args.rounds < 1 or args.steps < 1:
+    p.error('--rounds and --steps must be positive')
+  args.variants = [v.strip() for v in args.variants.split(',') if v.strip()]
+  for v in args.variants:
+    if v not in VARIANTS:
+      p.error(f'unknown variant {v!r}; choose from {VARIANTS}')
+  return args
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  t_start = time.perf_counter()
+  git_at_start = git_state()
+  digest_at_start = package_digest()
+  tf.random.set_seed(args.seed)   # TFP Glow's Keras initialisers and 1x1 convs
+  rng = np.random.default_rng(args.seed)
+
+  log(f'tfp_flows throughput bench: rounds={args.rounds} steps={args.steps} '
+      f'variants={args.variants}')
+  images, _ = data.load('fashion_mnist', 'train')
+  log(f'data: fashion_mnist train {images.shape} {images.dtype}')
+  init_images = images[rng.choice(len(images), INIT_BATCH, replace=False)]
+  # A fixed pool of batches, shared by every variant (same work per variant).
+  train_batches = [tf.constant(images[rng.integers(0, len(images), TRAIN_BATCH)])
+                   for _ in range(args.steps)]
+  eval_batches = [tf.constant(images[rng.integers(0, len(images), EVAL_BATCH)])
+                  for _ in range(args.steps)]
+  first_train = tf.constant(images[rng.integers(0, len(images), TRAIN_BATCH)])
+  first_eval = tf.constant(images[rng.integers(0, len(images), EVAL_BATCH)])
+
+  idle_share = (wait_until_idle(args.wait_idle) if args.wait_idle > 0
+                else None)
+  gflops_before = matmul_gflops()
+  log(f'float32 matmul 2048^3: {gflops_before:.1f} GFLOP/s (median of 15)')
+  rss_baseline = peak_rss_mb()
+
+  # --- Setup, one variant after the other: init, first calls, warm-up.
+  variants = []
+  for name in args.variants:
+    log(f'\n[{name}] building + ActNorm init on {INIT_BATCH} images ...')
+    mon = CpuMonitor()
+    v = build(name, init_images)
+    log(f'[{name}] params {v.params:,}  init {v.stats["init_s"]:.1f} s')
+    # First call of log_prob: trace + compile + one run. Before any training,
+    # so it also gives the initial bits/dim.
+    start = time.perf_counter()
+    log_p = v.eval(first_eval)
+    log_p.numpy()
+    v.stats['compile_eval_s'] = time.perf_counter() - start
+    v.stats['initial_bpd_eval'] = bits_per_dim(log_p)
+    start = time.perf_counter()
+    loss = float(v.train(first_train, tf.constant([args.seed, 0], tf.int32)))
+    v.stats['compile_train_s'] = time.perf_counter() - start
+    v.stats['initial_bpd_train'] = loss     # computed before the Adam update
+    v.stats['peak_rss_mb'] = peak_rss_mb()
+    v.stats['other_cpu_share_setup'] = mon.other_share()
+    log(f'[{name}] first call: log_prob {v.stats["compile_eval_s"]:.1f} s, '
+        f'train step {v.stats["compile_train_s"]:.1f} s; initial bits/dim '
+        f'{v.stats["initial_bpd_eval"]:.3f} (eval, batch {EVAL_BATCH}), '
+        f'{loss:.3f} (train, batch {TRAIN_BATCH}); peak RSS '
+        f'{v.stats["peak_rss_mb"]:.0f} MB; other processes used '
+        f'{100 * v.stats["other_cpu_share_setup"]:.0f}% CPU meanwhile')
+    variants.append(v)
+
+  log('\nwarm-up (2 train steps + 1 log_prob per variant) ...')
+  for v in variants:
+    for i in range(2):
+      float(v.train(train_batches[i % len(train_batches)],
+                    tf.constant([args.seed, 1000 + i], tf.int32)))
+    v.eval(eval_batches[0]).numpy()
+
+  # --- Timed rounds, interleaved; the order rotates every round. A round
+  # during which other processes took more than --max-other-cpu of the
+  # machine is discarded and redone (up to --max-retries times in total).
+  train_rates = {v.name: [] for v in variants}
+  eval_rates = {v.name: [] for v in variants}
+  losses = {v.name: [] for v in variants}
+  other_share, matmul_rounds, discarded = [], [gflops_before], []
+  r = attempt = 0
+  while r < args.rounds:
+    attempt += 1
+    k = r % len(variants)
+    order = variants[k:] + variants[:k]
+    seeds = [tf.constant([args.seed, 10000 * attempt + i], tf.int32)
+             for i in range(args.steps)]
+    shares, tr, ev, ls = [], {}, {}, {}
+    for v in order:
+      tr[v.name], ls[v.name], share = time_train(v, train_batches, seeds)
+      shares.append(share)
+    for v in order:
+      ev[v.name], share = time_eval(v, eval_batches)
+      shares.append(share)
+    mon = CpuMonitor()
+    gflops = matmul_gflops(repeats=5, warmup=1)
+    shares.append(mon.other_share())
+    line = ('  '.join(f'{v.name} train {tr[v.name]:.1f} eval {ev[v.name]:.1f}'
+                      for v in variants)
+            + f'  img/s; matmul {gflops:.0f} GFLOP/s; other processes <= '
+            f'{100 * max(shares):.0f}% CPU')
+    for v in variants:
+      losses[v.name].extend(ls[v.name])   # training happened either way
+    if max(shares) > args.max_other_cpu and len(discarded) < args.max_retries:
+      discarded.append(dict(train=tr, eval=ev, matmul_gflops=gflops,
+                            other_share=max(shares)))
+      log(f'round {r + 1}/{args.rounds} DISCARDED (machine busy): {line}')
+      wait_until_idle(max(120., args.wait_idle), threshold=args.max_other_cpu)
+      continue
+    r += 1
+    for v in variants:
+      train_rates[v.name].append(tr[v.name])
+      eval_rates[v.name].append(ev[v.name])
+    other_share.append(max(shares))
+    matmul_rounds.append(gflops)
+    log(f'round {r}/{args.rounds}: {line}')
+    if max(shares) > args.max_other_cpu:
+      log('  WARNING: other processes were busy during this round (retries '
+          'used up); its numbers are skewed, ratios within it less so')
+
+  gflops_after = matmul_gflops()
+  matmul_rounds.append(gflops_after)
+  log(f'\nfloat32 matmul after the rounds: {gflops_after:.1f} GFLOP/s')
+  peak_gflops = statistics.median(matmul_rounds)
+
+  # --- FLOPs per image (after timing, so the extra traces do not touch RSS).
+  # A failure here must not lose the timings: record it and carry on.
+  for v in variants:
+    v.stats['flops_per_image_eval'] = None
+    try:
+      flops = count_flops(v.log_prob_unchecked, EVAL_BATCH)
+    except Exception as e:  # pylint: disable=broad-except
+      v.stats['flops_error'] = f'{type(e).__name__}: {e}'[:500]
+      log(f'[{v.name}] FLOP count failed: {v.stats["flops_error"]}')
+      continue
+    v.stats['flops_per_image_eval'] = flops / EVAL_BATCH
+    log(f'[{v.name}] log_prob: {flops / EVAL_BATCH / 1e6:.1f} MFLOP/image '
+        '(TF profiler)')
+
+  # --- Assemble results.
+  results = []
+  for v in variants:
+    tr, ev = summary(train_rates[v.name]), summary(eval_rates[v.name])
+    fpi = v.stats['flops_per_image_eval']
+    ls = losses[v.name]
+    results.append(dict(
+        name=v.name,
+        params=v.params,
+        train_img_s=tr['median'], train_img_s_min=tr['min'],
+        train_img_s_max=tr['max'], train_img_s_rounds=train_rates[v.name],
+        eval_img_s=ev['median'], eval_img_s_min=ev['min'],
+        eval_img_s_max=ev['max'], eval_img_s_rounds=eval_rates[v.name],
+        compile_train_s=v.stats['compile_train_s'],
+        compile_eval_s=v.stats['compile_eval_s'],
+        actnorm_init_s=v.stats['init_s'],
+        peak_rss_mb=v.stats['peak_rss_mb'],
+        other_cpu_share_during_setup=v.stats['other_cpu_share_setup'],
+        flops_per_image_eval=fpi,
+        flops_per_image_train_est=None if fpi is None else 3. * fpi,
+        eval_fraction_of_peak=(None if fpi is None else
+                               ev['median'] * fpi / (peak_gflops * 1e9)),
+        train_fraction_of_peak_est=(
+            None if fpi is None else
+            tr['median'] * 3. * fpi / (peak_gflops * 1e9)),
+        flops_error=v.stats.get('flops_error'),
+        initial_bpd_eval=finite_or_none(v.stats['initial_bpd_eval']),
+        initial_bpd_train=finite_or_none(v.stats['initial_bpd_train']),
+        last_train_loss_bpd=finite_or_none(ls[-1]) if ls else None,
+        nonfinite_train_losses=int(sum(not math.isfinite(x) for x in ls)),
+        train_steps_taken=3 + len(ls),
+    ))
+  by_name = {r['name']: r for r in results}
+  ratios = {}
+  if 'tfp_glow' in by_name:
+    base = by_name['tfp_glow']
+    for ours in ('ours_affine', 'ours_additive'):
+      if ours in by_name:
+        ratios[f'train_{ours}_vs_tfp'] = (by_name[ours]['train_img_s']
+                                          / base['train_img_s'])
+        ratios[f'eval_{ours}_vs_tfp'] = (by_name[ours]['eval_img_s']
+                                         / base['eval_img_s'])
+        # Per-round ratios (same round, adjacent in time): less noisy.
+        ratios[f'train_{ours}_vs_tfp_per_round_median'] = statistics.median(
+            a / b for a, b in zip(by_name[ours]['train_img_s_rounds'],
+                                  base['train_img_s_rounds']))
+        ratios[f'eval_{ours}_vs_tfp_per_round_median'] = statistics.median(
+            a / b for a, b in zip(by_name[ours]['eval_img_s_rounds'],
+                                  base['eval_img_s_rounds']))
+        ratios[f'params_{ours}_vs_tfp'] = by_name[ours]['params'] / base['params']
+
+  out = dict(
+      timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec='seconds'),
+      variants=results,
+      ratios=ratios,
+      machine=dict(
+          cpu_count=os.cpu_count(),
+          affinity_cpus=len(os.sched_getaffinity(0)),
+          processor=platform.processor() or platform.machine(),
+          platform=platform.platform(),
+          matmul_gflops=peak_gflops,
+          matmul_gflops_before=gflops_before,
+          matmul_gflops_after=gflops_after,
+          matmul_gflops_per_round=matmul_rounds[1:-1],
+          discarded_rounds=discarded,
+          intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+          inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+          peak_rss_mb_overall=peak_rss_mb(),
+          other_processes_cpu_share_per_round=other_share,
+          other_processes_cpu_share_at_start=idle_share,
+          load_average_at_end=list(os.getloadavg()),
+          peak_rss_mb_before_models=rss_baseline,
+          versions=dict(
+              python=platform.python_version(), tensorflow=tf.__version__,
+              tensorflow_probability=tfp.__version__,
+              tf_keras=tf_keras.__version__, numpy=np.__version__,
+              tfp_flows=getattr(tfp_flows, '__version__', None)),
+      ),
+      config=dict(
+          rounds=args.rounds, steps=args.steps, quick=args.quick,
+          seed=args.seed, image_shape=list(IMAGE_SHAPE), git=git_at_start,
+          package_sources_sha256=digest_at_start,
+          package_edited_during_run=package_digest() != digest_at_start,
+          num_levels=NUM_LEVELS, num_steps_per_level=NUM_STEPS,
+          hidden_channels=HIDDEN, train_batch=TRAIN_BATCH,
+          eval_batch=EVAL_BATCH, init_batch=INIT_BATCH,
+          learning_rate=LEARNING_RATE, data='fashion_mnist/train',
+          max_other_cpu=args.max_other_cpu, max_retries=args.max_retries,
+          notes=('train FLOPs are estimated as 3x the profiler-counted '
+                 'log_prob FLOPs; fractions of peak use the median of the '
+                 'matmul rates measured before, in each kept round and after '
+                 'the rounds; peak_rss_mb is '
+                 'ru_maxrss after the variant was set up (variants are set '
+                 'up in order, so it is cumulative)'),
+      ),
+      wall_seconds=time.perf_counter() - t_start,
+  )
+  write_json_atomic(args.output, out)
+  print_table(out)
+  if out['config']['package_edited_during_run']:
+    log('\nWARNING: tfp_flows sources changed while the benchmark ran; the '
+        'numbers mix versions (see config.git)')
+  log(f'\nwrote {args.output}  (total {out["wall_seconds"] / 60:.1f} min)')
+  return out
+
+
+def print_table(out):
+  peak = out['machine']['matmul_gflops']
+  log(f'\nMachine: {out["machine"]["cpu_count"]} CPUs, float32 matmul '
+      f'{peak:.0f} GFLOP/s; TF {out["machine"]["versions"]["tensorflow"]}, '
+      f'TFP {out["machine"]["versions"]["tensorflow_probability"]}; '
+      f'{out["config"]["rounds"]} rounds x {out["config"]["steps"]} steps, '
+      'median [min-max]')
+  header = (f'{"variant":<14} {"params":>8} {"train img/s":>22} '
+            f'{"eval img/s":>23} {"compile s":>13} {"RSS MB":>7} '
+            f'{"MFLOP/img":>9} {"%peak":>11} {"init bpd":>9}')
+  log(header)
+  log(f'{"":<14} {"":>8} {"(batch 64)":>22} {"(batch 256)":>23} '
+      f'{"train / eval":>13} {"":>7} {"(eval)":>9} {"train*/eval":>11}')
+  log('-' * len(header))
+  for r in out['variants']:
+    train = (f'{r["train_img_s"]:.1f} [{r["train_img_s_min"]:.1f}-'
+             f'{r["train_img_s_max"]:.1f}]')
+    ev = (f'{r["eval_img_s"]:.1f} [{r["eval_img_s_min"]:.1f}-'
+          f'{r["eval_img_s_max"]:.1f}]')
+    comp = f'{r["compile_train_s"]:.1f} / {r["compile_eval_s"]:.1f}'
+    fpi = r['flops_per_image_eval']
+    pk = ('n/a' if fpi is None else
+          f'{100 * r["train_fraction_of_peak_est"]:.1f}/'
+          f'{100 * r["eval_fraction_of_peak"]:.1f}')
+    mflop = 'n/a' if fpi is None else f'{fpi / 1e6:.1f}'
+    bpd = r['initial_bpd_eval']
+    log(f'{r["name"]:<14} {r["params"]:>8,} {train:>22} {ev:>23} {comp:>13} '
+        f'{r["peak_rss_mb"]:>7.0f} {mflop:>9} '
+        f'{pk:>11} {("nan" if bpd is None else f"{bpd:.2f}"):>9}')
+  log('(* train FLOPs estimated as 3x the counted log_prob FLOPs)')
+  if out['ratios']:
+    log('\nRatios ours / tfp_glow (median img/s; per-round median in brackets):')
+    for ours in ('ours_affine', 'ours_additive'):
+      k = f'train_{ours}_vs_tfp'
+      if k in out['ratios']:
+        rt = out['ratios']
+        log(f'  {ours:<14} train {rt[k]:.2f}x '
+            f'[{rt[k + "_per_round_median"]:.2f}x]   eval '
+            f'{rt[f"eval_{ours}_vs_tfp"]:.2f}x '
+            f'[{rt[f"eval_{ours}_vs_tfp_per_round_median"]:.2f}x]   params '
+            f'{rt[f"params_{ours}_vs_tfp"]:.3f}x')
+  log('\nLosses (bits/dim): initial eval / initial train step / last train step')
+  for r in out['variants']:
+    log(f'  {r["name"]:<14} {r["initial_bpd_eval"]} / {r["initial_bpd_train"]}'
+        f' / {r["last_train_loss_bpd"]}  (non-finite train losses: '
+        f'{r["nonfinite_train_losses"]})')
+
+
+if __name__ == '__main__':
+  main(sys.argv[1:])
