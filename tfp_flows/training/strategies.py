@@ -57,7 +57,13 @@ def make_strategy(name='default', num_cpu_devices=2, tpu_address=None):
       return tf.distribute.MirroredStrategy()
     configure_cpu_devices(num_cpu_devices)
     devices = [d.name for d in tf.config.list_logical_devices('CPU')]
-    return tf.distribute.MirroredStrategy(devices[:num_cpu_devices])
+    # Reduce through one device rather than with CPU collectives: collective
+    # instance keys restart with every strategy, so a second MirroredStrategy
+    # in the same process (a notebook, a test session) could pair up
+    # mismatched collectives and abort ("Shape mismatch in the collective").
+    return tf.distribute.MirroredStrategy(
+        devices[:num_cpu_devices],
+        cross_device_ops=tf.distribute.ReductionToOneDevice())
   if name == 'multi_worker':
     return tf.distribute.MultiWorkerMirroredStrategy()
   resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address)
