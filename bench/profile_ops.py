@@ -6,8 +6,9 @@ warms them up, then runs a few train steps (batch 64) and `log_prob` calls
 (batch 256) under TensorFlow's profiler, reads the trace (XPlane) directly
 and sums the time of each executed TF op by op type and by group (convs,
 matmul, elementwise, ...). With `--trace-profile` it also runs the first
-call (tracing) of a fresh model's `log_prob` under cProfile and reports how
-much of it is spent hashing bijectors for TFP's bijector cache.
+calls of a fresh model's `log_prob` and train step under cProfile, and
+splits each into Python tracing and the rest (graph optimisation, first run),
+with the time spent hashing bijectors for TFP's bijector cache.
 
 Op times are summed over the executor threads, so with inter-op parallelism
 their total can exceed wall time; read them as shares.
@@ -81,6 +82,7 @@ def read_op_times(logdir):
   """Sums op durations (ps) by op type from the XPlane files under `logdir`."""
   by_type = collections.Counter()
   count = collections.Counter()
+  by_node = collections.Counter()
   paths = glob.glob(os.path.join(logdir, '**', '*.xplane.pb'), recursive=True)
   for path in paths:
     space = xplane_pb2.XSpace()
@@ -97,7 +99,18 @@ def read_op_times(logdir):
           if m:
             by_type[m.group(2)] += event.duration_ps
             count[m.group(2)] += 1
-  return by_type, count
+            by_node[f'{_normalise_node(m.group(1))}:{m.group(2)}'] += (
+                event.duration_ps)
+  return by_type, count, by_node
+
+
+def _normalise_node(name):
+  """Folds per-step names together: 'level1_step7_coupling' -> 'level1_step*_coupling'."""
+  name = re.sub(r'step\d+', 'step*', name)
+  name = re.sub(r'(glow_block|real_nvp|invert|chain|one_by_one_conv|'
+                r'sequential|conv2d|activation_normalization)_\d+', r'\1_*',
+                name)
+  return name
 
 
 def profile_calls(fn, n, logdir):
@@ -111,14 +124,15 @@ def profile_calls(fn, n, logdir):
   wall = time.perf_counter() - start
   other = mon.other_share()
   tf.profiler.experimental.stop()
-  by_type, count = read_op_times(logdir)
+  by_type, count, by_node = read_op_times(logdir)
   if other > 0.1:
     print(f'WARNING: other processes used {100 * other:.0f}% of the CPUs '
           'during this measurement', flush=True)
-  return wall, by_type, count
+  return wall, (by_type, count, by_node)
 
 
-def report(title, wall, by_type, count, n, images_per_call, top=15):
+def report(title, wall, stats, n, images_per_call, top=15, top_nodes=12):
+  by_type, count, by_node = stats
   total = sum(by_type.values()) / 1e12
   groups = collections.Counter()
   for t, ps in by_type.items():
@@ -133,7 +147,11 @@ def report(title, wall, by_type, count, n, images_per_call, top=15):
   for t, ps in by_type.most_common(top):
     print(f'   {t:<28} {100 * ps / 1e12 / total:5.1f}%  '
           f'{ps / 1e9 / n:8.1f} ms/call  {count[t] / n:6.0f} execs/call')
+  print('   top ops by node name (steps folded together):')
+  for node, ps in by_node.most_common(top_nodes):
+    print(f'     {100 * ps / 1e12 / total:5.1f}%  {node}')
   return dict(
+      top_nodes={k: ps / 1e12 / total for k, ps in by_node.most_common(40)},
       calls=n, wall_ms_per_call=wall / n * 1e3,
       op_ms_per_call=total / n * 1e3, op_executions_per_call=kernels,
       groups={g: ps / 1e12 / total for g, ps in groups.items()},
@@ -142,39 +160,49 @@ def report(title, wall, by_type, count, n, images_per_call, top=15):
                 for t, ps in by_type.most_common()})
 
 
-def trace_profile(variant_name, init_images, eval_batch):
-  """cProfile of a fresh variant's first log_prob call (tracing)."""
-  v = throughput.build(variant_name, init_images)
+def _first_call_profile(fn):
+  """cProfile of `fn()`: wall s, Python tracing s, bijector-hashing s."""
   prof = cProfile.Profile()
   start = time.perf_counter()
   prof.enable()
-  v.eval(eval_batch).numpy()
+  fn()
   prof.disable()
   wall = time.perf_counter() - start
   stats = pstats.Stats(prof).stats
-  total = max(ct for (_, _, _), (_, _, _, ct, _) in stats.items())
 
   def cum(file_suffix, func):
-    return sum(ct for (f, _, fn), (_, _, _, ct, _) in stats.items()
-               if f.endswith(file_suffix) and fn == func)
-  hashing = cum('bijectors/bijector.py', '__hash__')
-  # __hash__ recurses into nested bijectors' __hash__: only count the outermost
-  # calls, i.e. those made from cache_util (not from another __hash__).
-  outer = 0.
-  for (f, _, fn), (_, _, _, _, callers) in stats.items():
-    if f.endswith('bijectors/bijector.py') and fn == '__hash__':
-      for (cf, _, cfn), (_, _, _, ct) in callers.items():
-        if not (cf.endswith('bijectors/bijector.py') and cfn == '__hash__'):
-          if not cfn == '<genexpr>' and not cfn == 'make_hashable':
-            outer += ct
-  hashable = cum('internal/cache_util.py', 'hashable_structure')
-  print(f'\n== {variant_name}: first log_prob call (trace+compile+run) '
-        f'{wall:.1f} s wall under cProfile (profiled total {total:.1f} s)')
-  print(f'   time under Bijector.__hash__ (cumulative, recursion folded): '
-        f'{hashing:.1f} s; under cache_util.hashable_structure: '
-        f'{hashable:.1f} s; of the profiled total {total:.1f} s')
-  return dict(first_call_wall_s_under_cprofile=wall, profiled_total_s=total,
-              bijector_hash_s=hashing, hashable_structure_s=hashable)
+    # pstats' cumulative time counts only the outermost of recursive calls.
+    return sum(ct for (f, _, fn_), (_, _, _, ct, _) in stats.items()
+               if f.endswith(file_suffix) and fn_ == func)
+  return dict(
+      wall_s=wall,
+      python_tracing_s=cum('framework/func_graph.py',
+                           'func_graph_from_py_func'),
+      bijector_hash_s=cum('bijectors/bijector.py', '__hash__'),
+      hashable_structure_s=cum('internal/cache_util.py', 'hashable_structure'))
+
+
+def trace_profile(variant_name, init_images, train_batch, eval_batch):
+  """cProfile of a fresh variant's first log_prob call and first train step.
+
+  Splits each first call into Python tracing (building the graph, including
+  TFP's bijector machinery) and the rest (graph optimisation by Grappler,
+  kernel creation and the first run), and reports the time spent hashing
+  bijectors for TFP's bijector cache.
+  """
+  v = throughput.build(variant_name, init_images)
+  seed = tf.constant([0, 0], tf.int32)
+  out = dict(
+      eval=_first_call_profile(lambda: v.eval(eval_batch).numpy()),
+      train=_first_call_profile(lambda: float(v.train(train_batch, seed))))
+  for what, r in out.items():
+    print(f'\n== {variant_name}: first {what} call under cProfile: '
+          f'{r["wall_s"]:.1f} s wall = {r["python_tracing_s"]:.1f} s Python '
+          f'tracing + {r["wall_s"] - r["python_tracing_s"]:.1f} s graph '
+          f'optimisation/first run; hashing bijectors '
+          f'{r["bijector_hash_s"]:.1f} s (hashable_structure '
+          f'{r["hashable_structure_s"]:.1f} s)', flush=True)
+  return out
 
 
 def main(argv=None):
@@ -187,7 +215,11 @@ def main(argv=None):
   p.add_argument('--output', default=os.path.join(
       os.path.dirname(os.path.abspath(__file__)), 'results',
       'profile_ops.json'))
+  p.add_argument('--wait-idle', type=float, default=0., metavar='SECONDS',
+                 help='first wait up to this long for an idle machine')
   args = p.parse_args(argv)
+  if args.wait_idle > 0:
+    throughput.wait_until_idle(args.wait_idle)
   names = [n.strip() for n in args.variants.split(',') if n.strip()]
   tf.random.set_seed(0)
   rng = np.random.default_rng(0)
@@ -208,22 +240,22 @@ def main(argv=None):
         float(v.train(train_batches[i % args.calls], seeds[i % args.calls]))
         v.eval(eval_batches[i % args.calls]).numpy()
       res = {}
-      wall, by_type, count = profile_calls(
+      wall, stats = profile_calls(
           lambda i: float(v.train(train_batches[i], seeds[i])), args.calls,
           logdir)
-      res['train'] = report(f'{name} train step (batch 64)', wall, by_type,
-                            count, args.calls, throughput.TRAIN_BATCH)
-      wall, by_type, count = profile_calls(
+      res['train'] = report(f'{name} train step (batch 64)', wall, stats,
+                            args.calls, throughput.TRAIN_BATCH)
+      wall, stats = profile_calls(
           lambda i: v.eval(eval_batches[i]).numpy(), args.calls, logdir)
-      res['eval'] = report(f'{name} log_prob (batch 256)', wall, by_type,
-                           count, args.calls, throughput.EVAL_BATCH)
+      res['eval'] = report(f'{name} log_prob (batch 256)', wall, stats,
+                           args.calls, throughput.EVAL_BATCH)
       out[name] = res
       del v
     if args.trace_profile:
       out['trace_profile'] = {}
       for name in names:
-        out['trace_profile'][name] = trace_profile(name, init_images,
-                                                   eval_batches[0])
+        out['trace_profile'][name] = trace_profile(
+            name, init_images, train_batches[0], eval_batches[0])
   finally:
     shutil.rmtree(logdir, ignore_errors=True)
   if args.output:
