@@ -62,3 +62,39 @@ def test_evaluate_bits_per_dim_is_batch_size_independent_given_one_batch():
                              rtol=1e-6)
   with pytest.raises(ValueError, match='batch_size'):
     analysis.evaluate_bits_per_dim(model, images, batch_size=0)
+
+
+def _brute_force_ranks(values):
+  # Rank = 1 + number smaller + (number equal - 1) / 2.
+  values = np.asarray(values)
+  smaller = (values[None, :] < values[:, None]).sum(axis=1)
+  equal = (values[None, :] == values[:, None]).sum(axis=1)
+  return 1. + smaller + (equal - 1) / 2.
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_rankdata_averages_ties(seed):
+  values = np.random.default_rng(seed).integers(0, 7, 50).astype(float)
+  np.testing.assert_allclose(analysis.rankdata(values),
+                             _brute_force_ranks(values))
+
+
+def test_spearman_matches_textbook_formula_without_ties():
+  rng = np.random.default_rng(1)
+  a, b = rng.normal(size=40), rng.normal(size=40)
+  d = _brute_force_ranks(a) - _brute_force_ranks(b)
+  n = a.size
+  expected = 1. - 6. * (d * d).sum() / (n * (n * n - 1))
+  assert analysis.spearman(a, b) == pytest.approx(expected)
+  # Invariant to monotone maps; sign flips with a decreasing map.
+  assert analysis.spearman(a, np.exp(a)) == pytest.approx(1.)
+  assert analysis.spearman(a, -a ** 3) == pytest.approx(-1.)
+
+
+def test_spearman_undefined_and_bad_input():
+  assert np.isnan(analysis.spearman([1., 1., 1.], [1., 2., 3.]))
+  assert np.isnan(analysis.spearman([1.], [2.]))
+  with pytest.raises(ValueError, match='equal length'):
+    analysis.spearman([1., 2.], [1.])
+  with pytest.raises(ValueError, match='NaN'):
+    analysis.spearman([1., np.nan], [1., 2.])

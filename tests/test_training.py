@@ -14,27 +14,34 @@ import pytest
 import tensorflow as tf
 
 from tfp_flows.models import Glow
+from tfp_flows.models import PixelCNN
 from tfp_flows.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_GLOW = os.path.join(REPO, 'gin_configs', 'tiny_glow.gin')
 
 
 def _tiny_glow():
   return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
 
 
-def _train(model_dir, **kwargs):
+def _tiny_pixelcnn():
+  # No dropout: replicas and the single device must see the same network.
+  return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
+                  num_logistic_mix=2, dropout_p=0.)
+
+
+def _train(model_dir, model_fn=_tiny_glow, **kwargs):
   args = dict(num_steps=20, batch_size=16, warmup_steps=2, checkpoint_every=0,
               eval_every=0, num_eval_images=64, log_every=0, summary_every=0,
               sample_every=0, init_batch_size=64, verbose=False)
   args.update(kwargs)
-  return trainer.train(str(model_dir), _tiny_glow, **args)
+  return trainer.train(str(model_dir), model_fn, **args)
 
 
-def _run_train_cli(model_dir, *params, env=None):
+def _run_train_cli(model_dir, *params, config='tiny_glow'):
   cmd = [sys.executable, os.path.join(REPO, 'bin', 'train'),
-         f'--gin_file={TINY_GLOW}', f'--model_dir={model_dir}']
+         '--gin_file=' + os.path.join(REPO, 'gin_configs', config + '.gin'),
+         f'--model_dir={model_dir}']
   cmd += [f'--gin_param={p}' for p in params]
   return cmd
 
@@ -109,17 +116,30 @@ def test_mirrored_first_step_loss_matches_default(tmp_path):
                              atol=1e-3)
 
 
+def test_mirrored_pixelcnn_matches_default_over_two_steps(tmp_path):
+  # PixelCNN has no dequantisation noise and (here) no dropout, so the two
+  # strategies compute the same function: only float summation order differs.
+  default = _train(tmp_path / 'default', _tiny_pixelcnn, num_steps=2,
+                   batch_size=16)
+  mirrored = _train(tmp_path / 'mirrored', _tiny_pixelcnn, num_steps=2,
+                    batch_size=16, strategy='mirrored', num_cpu_devices=2)
+  assert len(mirrored['losses']) == 2
+  np.testing.assert_allclose(mirrored['losses'], default['losses'], rtol=1e-5)
+
+
 def _free_port():
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
     return s.getsockname()[1]
 
 
-def test_multi_worker_two_local_processes_agree(tmp_path):
+@pytest.mark.parametrize('config', ['tiny_glow', 'tiny_pixelcnn'])
+def test_multi_worker_two_local_processes_agree(tmp_path, config):
   ports = [_free_port(), _free_port()]
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   model_dir = tmp_path / 'mw'
   params = ['train.strategy = "multi_worker"', 'train.num_steps = 4',
+            'train.log_every = 0', 'train.summary_every = 0',
             'train.batch_size = 16', 'train.checkpoint_every = 0',
             'train.eval_every = 0', 'train.sample_every = 0',
             'train.num_eval_images = 32', 'train.init_batch_size = 64']
@@ -127,7 +147,8 @@ def test_multi_worker_two_local_processes_agree(tmp_path):
   for index in range(2):
     env = dict(os.environ, TF_CONFIG=json.dumps(
         {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
-    procs.append(subprocess.Popen(_run_train_cli(model_dir, *params),
+    procs.append(subprocess.Popen(_run_train_cli(model_dir, *params,
+                                                 config=config),
                                   env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True))
   outs = []
@@ -199,6 +220,22 @@ def test_bad_gin_binding_is_a_one_line_error(tmp_path):
   assert "train: error: bad gin configuration: Configurable 'train' doesn't " \
          "have a parameter named 'num_stpes'" in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+def test_time_budget_stops_early_and_leaves_a_usable_checkpoint(tmp_path):
+  # A budget already spent by model building stops before the first step,
+  # which must still leave a checkpoint and an evaluation behind.
+  result = _train(tmp_path, num_steps=1000, max_train_seconds=1e-3)
+  assert result['stopped_early'] and result['step'] == 0
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-0')
+  assert np.isfinite(result['eval']['fashion_mnist'])
+  assert result['cpu_seconds'] > 0 and result['wall_seconds'] > 0
+  resumed = _train(tmp_path, num_steps=3, max_train_seconds=600)
+  assert not resumed['stopped_early'] and resumed['step'] == 3
+  with pytest.raises(ValueError, match='max_train_seconds'):
+    _train(tmp_path, max_train_seconds=0)
+  with pytest.raises(ValueError, match="max_train_seconds.*multi_worker"):
+    _train(tmp_path, max_train_seconds=10, strategy='multi_worker')
 
 
 def test_bad_trainer_arguments():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ['auroc', 'bootstrap_mean_ci', 'summarize']
+__all__ = ['auroc', 'bootstrap_mean_ci', 'rankdata', 'spearman', 'summarize']
 
 
 def bootstrap_mean_ci(values, confidence=0.95, num_resamples=2000, seed=0):
@@ -33,6 +33,53 @@ def bootstrap_mean_ci(values, confidence=0.95, num_resamples=2000, seed=0):
   return float(low), float(high)
 
 
+def rankdata(values):
+  """Ranks 1..N of a 1-D array, ties given the average of their ranks.
+
+  Returns:
+    float64 array `[N]`.
+  """
+  values = np.asarray(values, np.float64).ravel()
+  order = np.argsort(values, kind='mergesort')
+  sorted_vals = values[order]
+  boundaries = np.flatnonzero(np.diff(sorted_vals)) + 1
+  starts = np.concatenate([[0], boundaries]).astype(np.int64)
+  stops = np.concatenate([boundaries, [values.size]]).astype(np.int64)
+  # Rank of every member of a tie group = mean of positions start+1..stop.
+  group_rank = (starts + stops + 1) / 2.
+  ranks = np.empty(values.size)
+  ranks[order] = np.repeat(group_rank, stops - starts)
+  return ranks
+
+
+def spearman(a, b):
+  """Spearman rank correlation of two paired 1-D samples (ties averaged).
+
+  The Pearson correlation of `rankdata(a)` and `rankdata(b)`.
+
+  Returns:
+    Python float in [-1, 1], or NaN when either sample is constant or has
+    fewer than 2 values (the correlation is undefined there).
+
+  Raises:
+    ValueError: if the samples have different lengths or contain NaN.
+  """
+  a = np.asarray(a, np.float64).ravel()
+  b = np.asarray(b, np.float64).ravel()
+  if a.size != b.size:
+    raise ValueError(f'Paired samples must have equal length; got {a.size} '
+                     f'and {b.size}.')
+  if np.isnan(a).any() or np.isnan(b).any():
+    raise ValueError('Samples must not contain NaN.')
+  if a.size < 2:
+    return float('nan')
+  ra, rb = rankdata(a), rankdata(b)
+  ra -= ra.mean()
+  rb -= rb.mean()
+  denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+  return float((ra * rb).sum() / denom) if denom > 0 else float('nan')
+
+
 def auroc(scores_negative, scores_positive):
   """Area under the ROC curve for telling positives from negatives by score.
 
@@ -51,16 +98,7 @@ def auroc(scores_negative, scores_positive):
   pos = np.asarray(scores_positive, np.float64).ravel()
   if neg.size == 0 or pos.size == 0:
     raise ValueError('Both score sets must be non-empty.')
-  combined = np.concatenate([neg, pos])
-  order = np.argsort(combined, kind='mergesort')
-  ranks = np.empty(combined.size)
-  sorted_vals = combined[order]
-  # Average ranks over ties.
-  boundaries = np.flatnonzero(np.diff(sorted_vals)) + 1
-  starts = np.concatenate([[0], boundaries])
-  stops = np.concatenate([boundaries, [combined.size]])
-  for start, stop in zip(starts, stops):
-    ranks[order[start:stop]] = (start + stop + 1) / 2.
+  ranks = rankdata(np.concatenate([neg, pos]))
   rank_sum_pos = ranks[neg.size:].sum()
   u = rank_sum_pos - pos.size * (pos.size + 1) / 2.
   return float(u / (neg.size * pos.size))

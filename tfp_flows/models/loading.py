@@ -1,5 +1,6 @@
 """Rebuilds a trained model from its model directory (for analysis)."""
 
+import inspect
 import os
 
 import tensorflow as tf
@@ -19,8 +20,14 @@ def load(model_dir, checkpoint=None, use_ema=True):
     checkpoint: `None` (latest), an `int` step, or a checkpoint path prefix.
     use_ema: if the run kept Polyak averages, load those weights.
 
+  Note: this replaces the process's global gin configuration with the run's
+  operative config (that is how the model is rebuilt); parse your own
+  bindings again afterwards if you need them.
+
   Returns:
-    The `ImageDensityModel`, weights restored (ActNorm flags included).
+    The `ImageDensityModel`, weights restored (ActNorm flags included), with
+    attributes `checkpoint_path`, `model_dir` and `training_dataset` (the
+    run's `train.dataset`).
 
   Raises:
     FileNotFoundError: no directory, no `operative_config.gin`, or no
@@ -30,6 +37,7 @@ def load(model_dir, checkpoint=None, use_ema=True):
   import gin  # pylint: disable=g-import-not-at-top
   from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
   from tfp_flows.training import ema as ema_lib  # pylint: disable=g-import-not-at-top
+  from tfp_flows.training import trainer  # pylint: disable=g-import-not-at-top
 
   if not os.path.isdir(model_dir):
     raise FileNotFoundError(f'Model directory {model_dir!r} does not exist.')
@@ -45,6 +53,11 @@ def load(model_dir, checkpoint=None, use_ema=True):
       model_ref = gin.query_parameter('train.model_fn')
     except (ValueError, KeyError) as e:
       raise ValueError(f'Cannot use {config_path}: {e}') from e
+    try:
+      training_dataset = gin.query_parameter('train.dataset')
+    except ValueError:
+      training_dataset = inspect.signature(trainer.train).parameters[
+          'dataset'].default
   model = model_ref.scoped_configurable_fn()
 
   if checkpoint is None:
@@ -76,4 +89,6 @@ def load(model_dir, checkpoint=None, use_ema=True):
     for shadow, v in zip(ema.shadows, model.trainable_variables):
       v.assign(shadow)
   model.checkpoint_path = path
+  model.model_dir = model_dir
+  model.training_dataset = training_dataset
   return model

@@ -73,7 +73,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
           num_eval_images=1000, eval_batch_size=256, log_every=50,
           summary_every=50, sample_every=1000, num_samples=16,
           init_batch_size=512, max_consecutive_bad_steps=10, seed=0,
-          data_dir=None, batch_hook=None, verbose=True, operative_config=None):
+          data_dir=None, max_train_seconds=None, batch_hook=None, verbose=True,
+          operative_config=None):
   """Trains an image density model by maximum likelihood; resumes if possible.
 
   Args:
@@ -104,6 +105,13 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     max_consecutive_bad_steps: stop after this many skipped steps in a row.
     seed: seeds batch order, dequantisation noise and initialisation.
     data_dir: data cache (default `$TFP_FLOWS_DATA` or `~/.cache/tfp_flows`).
+    max_train_seconds: optional wall-clock budget in seconds for this call,
+      counted from its start (model building, tracing, evaluation
+      included): once spent, training stops after the current step, saves a
+      checkpoint and evaluates, so a bounded run (e.g. `bin/reproduce`)
+      leaves a usable model. The learning-rate schedule is not rescaled.
+      Not supported with 'multi_worker' (workers would stop at different
+      steps). Default value: `None` (no budget).
     batch_hook: optional `(batch_index, images_float32) -> images_float32`
       applied to each global batch before its step; `batch_index` counts the
       batches drawn by this call (tests inject bad batches here).
@@ -115,13 +123,26 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   Returns:
     dict: `step` (final), `losses` (bits/dim of each step run here),
     `skipped_steps`, `eval` (last evaluation), `images_per_second`,
-    `restored_step` (None if started fresh), `initialized_actnorm`.
+    `restored_step` (None if started fresh), `initialized_actnorm`,
+    `checkpoint` (path), `stopped_early` (the time budget ran out before
+    `num_steps`), `wall_seconds` and `cpu_seconds` (this process's CPU time,
+    all threads) spent in this call.
 
   Raises:
     NonFiniteTrainingError: after `max_consecutive_bad_steps` bad steps; the
       last good checkpoint is kept.
   """
   log = _log_fn(verbose)
+  call_start_wall, call_start_cpu = time.perf_counter(), time.process_time()
+  if max_train_seconds is not None:
+    if isinstance(max_train_seconds, bool) or not isinstance(
+        max_train_seconds, (int, float)) or not max_train_seconds > 0:
+      raise ValueError('`max_train_seconds` must be a positive number or '
+                       f'None; got {max_train_seconds!r}.')
+    if strategy == 'multi_worker':
+      raise ValueError('`max_train_seconds` is not supported with strategy '
+                       "'multi_worker': each worker would stop at a different "
+                       'step. Bound the run with `num_steps` instead.')
   for name, value in (('num_steps', num_steps), ('batch_size', batch_size),
                       ('num_eval_images', num_eval_images),
                       ('init_batch_size', init_batch_size)):
@@ -296,7 +317,14 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       f'batch {batch_size} on {replicas} replica(s).')
   step = start_step
   batch_index = 0
+  stopped_early = False
   while step < num_steps:
+    if (max_train_seconds is not None and
+        time.perf_counter() - call_start_wall > max_train_seconds):
+      stopped_early = True
+      log(f'Time budget of {max_train_seconds:g} s spent at step {step}; '
+          f'stopping before {num_steps} steps.')
+      break
     images = next(iterator)
     if batch_hook is not None:
       images = _apply_hook(strat, batch_hook, batch_index, images)
@@ -357,7 +385,10 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
               images_per_second=(timed_images / train_seconds
                                  if train_seconds else None),
               restored_step=restored_step, initialized_actnorm=initialized,
-              checkpoint=manager.latest_checkpoint)
+              checkpoint=manager.latest_checkpoint,
+              stopped_early=stopped_early,
+              wall_seconds=time.perf_counter() - call_start_wall,
+              cpu_seconds=time.process_time() - call_start_cpu)
 
 
 class _null:
