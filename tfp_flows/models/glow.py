@@ -375,18 +375,36 @@ class Glow(base.ImageDensityModel, tf.Module):
       current = self._squeeze.inverse(tf.concat([current, exited], axis=-1))
     return current
 
-  def encode(self, images, seed=None):
-    """Per-level latents of dequantised images, in the standard-normal base space.
+  def encode(self, images, seed=None, dequantize=True):
+    """Per-level latents of images, in the standard-normal base space.
+
+    With `dequantize=True` the images are dequantised first, as in
+    `log_prob`: the flow sees `(x + u) / 2**n_bits`, u ~ U[0, 1). With
+    `dequantize=False` it sees the bin centres `(x + 0.5) / 2**n_bits`
+    exactly (no noise), so the latents are a deterministic function of `x`
+    and `decode` of them returns `x + 0.5` in pixel units (e.g. the paper's
+    latent-zeroing experiment). With `pad_to`, the border is encoded as
+    grey level 0 the same way.
 
     Args:
       images: integer images `[..., H, W, C]` (as for `log_prob`).
-      seed: dequantisation seed (as for `log_prob`).
+      seed: dequantisation seed (as for `log_prob`); unused when
+        `dequantize=False`.
+      dequantize: Python `bool`, add uniform dequantisation noise. Default
+        value: `True`.
 
     Returns:
       List of L float `Tensor`s `[..., h_l, w_l, c_l]` (see `latent_shapes`),
       finest level first: the paper's z_1 .. z_L.
     """
+    if not isinstance(dequantize, bool):
+      raise TypeError(f'`dequantize` must be a bool; got {dequantize!r}.')
     images = discrete.check_images(images, self._image_shape, self._n_bits)
+    if not dequantize:
+      def centre(x):
+        y = (self._pad(tf.cast(x, self._dtype)) + 0.5) / float(self._bins)
+        return self.split_latents(self.bijector.inverse(y))
+      return self._compiled.call('encode_centre', centre, images)
 
     def body(x, s):
       y = discrete.dequantize(self._pad(tf.cast(x, self._dtype)), self._n_bits,

@@ -1,0 +1,230 @@
+"""The SIT study end to end on a tiny trained Glow: outputs, statistics, cache."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfp_flows import analysis
+from tfp_flows import sits
+from tfp_flows.analysis import entry
+from tfp_flows.analysis import per_image
+from tfp_flows.analysis import sampling
+from tfp_flows.analysis import study_summary
+from tfp_flows.models import Glow
+from tfp_flows.models import PixelCNN
+from tfp_flows.training import trainer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_IMAGES = 40
+
+
+def _tiny_glow():
+  return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
+
+
+def _tiny_pixelcnn():
+  return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
+                  num_logistic_mix=2)
+
+
+def _train_tiny(model_dir, model_fn, steps=20):
+  trainer.train(str(model_dir), model_fn, num_steps=steps, batch_size=16,
+                warmup_steps=2, checkpoint_every=0, eval_every=0,
+                num_eval_images=32, log_every=0, summary_every=0,
+                sample_every=0, init_batch_size=64, verbose=False,
+                operative_config=_operative_config(model_fn))
+  return str(model_dir)
+
+
+def _operative_config(model_fn):
+  name = model_fn().__class__.__name__
+  if name == 'Glow':
+    body = ('Glow.num_levels = 2\nGlow.num_steps_per_level = 1\n'
+            'Glow.hidden_channels = 8\ntrain.model_fn = @Glow\n')
+  else:
+    body = ('PixelCNN.num_resnet = 1\nPixelCNN.num_hierarchies = 1\n'
+            'PixelCNN.num_filters = 8\nPixelCNN.num_logistic_mix = 2\n'
+            'train.model_fn = @PixelCNN\n')
+  return body + "train.dataset = 'fashion_mnist'\n"
+
+
+@pytest.fixture(scope='module')
+def glow_dir(tmp_path_factory):
+  return _train_tiny(tmp_path_factory.mktemp('tiny_glow'), _tiny_glow)
+
+
+@pytest.fixture(scope='module')
+def pixelcnn_dir(tmp_path_factory):
+  return _train_tiny(tmp_path_factory.mktemp('tiny_pixelcnn'), _tiny_pixelcnn,
+                     steps=2)
+
+
+def _small_sits():
+  return [sits.Translate(-1, 0, 'zeros'), sits.DiscreteNoise(2),
+          sits.ContinuousNoise(0.001, 'normal', 'background'),
+          sits.ZeroLatents(1, 'continuous'), sits.ZeroLatents(1, 'quantised')]
+
+
+@pytest.fixture(scope='module')
+def study(glow_dir, tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('study'))
+  summary = entry.analyze_sits(
+      [glow_dir], out, num_images=NUM_IMAGES, sits=_small_sits(),
+      datasets=['mnist', 'constant'], num_bootstrap=300, verbose=False)
+  return out, summary
+
+
+def test_outputs_exist_and_have_every_row(study):
+  out, summary = study
+  for name in ('per_image.csv', 'summary.json', 'report.md'):
+    assert os.path.getsize(os.path.join(out, name)) > 0, name
+  table = per_image.read_csv(os.path.join(out, 'per_image.csv'))
+  # 3 data sets x 5 SITs x NUM_IMAGES rows, all finite.
+  assert len(table['bpd_after']) == 3 * 5 * NUM_IMAGES
+  assert np.isfinite(table['bpd_before']).all()
+  assert np.isfinite(table['bpd_after']).all()
+  assert set(table['role']) == {'in', 'ood'}
+  assert summary['config']['models']
+  for fig in summary['figures'].values():
+    assert os.path.getsize(os.path.join(out, fig)) > 1000, fig
+  assert os.listdir(os.path.join(out, 'tensorboard'))
+  report = open(os.path.join(out, 'report.md')).read()
+  assert 'translate_dx-1_dy0_zeros' in report and 'AUROC' in report
+
+
+def test_summary_agrees_with_statistics_recomputed_from_the_csv(study):
+  out, _ = study
+  with open(os.path.join(out, 'summary.json')) as f:
+    summary = json.load(f)
+  table = per_image.read_csv(os.path.join(out, 'per_image.csv'))
+  for r in summary['results']:
+    rows = ((table['model'] == r['model']) &
+            (table['dataset'] == r['dataset']) & (table['sit'] == r['sit']))
+    before, after = table['bpd_before'][rows], table['bpd_after'][rows]
+    delta = after - before
+    assert r['count'] == rows.sum() == NUM_IMAGES
+    # The CSV keeps 6 decimals.
+    assert r['bpd_before']['mean'] == pytest.approx(before.mean(), abs=1e-5)
+    assert r['bpd_after']['median'] == pytest.approx(np.median(after),
+                                                     abs=1e-5)
+    assert r['delta']['mean'] == pytest.approx(delta.mean(), abs=1e-5)
+    assert r['delta']['ci95'][0] <= delta.mean() <= r['delta']['ci95'][1]
+    assert r['frac_likelihood_up'] == pytest.approx(np.mean(delta < 0))
+    assert r['pixel_change']['mean_abs'] == pytest.approx(
+        table['pixel_change'][rows].mean(), abs=1e-5)
+    for label, pc in r['per_class'].items():
+      sel = rows & (table['label'] == int(label))
+      assert pc['count'] == sel.sum()
+      assert pc['delta'] == pytest.approx(
+          (table['bpd_after'][sel] - table['bpd_before'][sel]).mean(),
+          abs=1e-5)
+  for o in summary['ood']:
+    in_rows = ((table['dataset'] == o['in_dataset']) &
+               (table['sit'] == o['sit']))
+    ood_rows = ((table['dataset'] == o['ood_dataset']) &
+                (table['sit'] == o['sit']))
+    assert o['auroc_clean'] == pytest.approx(analysis.auroc(
+        table['bpd_before'][in_rows], table['bpd_before'][ood_rows]),
+                                             abs=1e-3)
+    assert o['auroc_in_transformed'] == pytest.approx(analysis.auroc(
+        table['bpd_after'][in_rows], table['bpd_before'][ood_rows]),
+                                                      abs=1e-3)
+  # And the whole summary is a function of the table.
+  again = study_summary.summarize_table(table, num_bootstrap=300, seed=0)
+  assert [r['sit'] for r in again['results']] == [
+      r['sit'] for r in summary['results']]
+
+
+def test_discrete_rows_share_the_clean_likelihood_and_identities_hold(study):
+  out, _ = study
+  table = per_image.read_csv(os.path.join(out, 'per_image.csv'))
+  fm = table['dataset'] == 'fashion_mnist'
+  translate = fm & (table['sit'] == 'translate_dx-1_dy0_zeros')
+  noise = fm & (table['sit'] == 'discrete_noise_k2_all')
+  np.testing.assert_array_equal(table['bpd_before'][translate],
+                                table['bpd_before'][noise])
+  assert (table['pixel_change'][translate] > 0).any()
+  # The sample is the seeded, class-stratified one, in data set order.
+  from tfp_flows import data  # pylint: disable=g-import-not-at-top
+  _, labels = data.load('fashion_mnist', 'test')
+  expected = sampling.stratified_indices(labels, NUM_IMAGES, seed=0)
+  np.testing.assert_array_equal(table['index'][translate], expected)
+  np.testing.assert_array_equal(table['label'][translate], labels[expected])
+
+
+def test_rerun_reuses_the_cache(study, glow_dir, monkeypatch):
+  out, summary = study
+  calls = []
+  original = analysis.evaluate_bits_per_dim
+  monkeypatch.setattr('tfp_flows.analysis.evaluate.evaluate_bits_per_dim',
+                      lambda *a, **k: calls.append(1) or original(*a, **k))
+  again = entry.analyze_sits(
+      [glow_dir], out, num_images=NUM_IMAGES, sits=_small_sits(),
+      datasets=['mnist', 'constant'], num_bootstrap=300, verbose=False,
+      write_figures=False, write_tensorboard=False)
+  assert not calls
+  assert again['results'] == summary['results']
+
+
+def test_zero_latents_on_pixelcnn_only_is_a_clear_error(pixelcnn_dir, tmp_path):
+  with pytest.raises(ValueError, match='needs a multi-scale Glow'):
+    entry.analyze_sits([pixelcnn_dir], str(tmp_path),
+                       sits=[sits.ZeroLatents(1)], num_images=8,
+                       verbose=False)
+
+
+def test_pixelcnn_study_skips_zero_latents_by_default(pixelcnn_dir, tmp_path):
+  summary = entry.analyze_sits(
+      [pixelcnn_dir], str(tmp_path), num_images=8, datasets=['mnist'],
+      sits=None, num_bootstrap=100, verbose=False, write_figures=False,
+      write_tensorboard=False)
+  assert not any(r['sit'].startswith('zero_latents')
+                 for r in summary['results'])
+  assert any(r['evaluation'] == 'continuous' for r in summary['results'])
+  assert summary['config']['skipped_sits_for_some_models']
+
+
+def test_bad_inputs_are_clear_errors(glow_dir, tmp_path):
+  with pytest.raises(FileNotFoundError, match='does not exist'):
+    entry.analyze_sits([str(tmp_path / 'nope')], str(tmp_path / 'o'),
+                       verbose=False)
+  with pytest.raises(ValueError, match='unknown dataset'):
+    entry.analyze_sits([glow_dir], str(tmp_path / 'o'), datasets=['svhn'],
+                       num_images=4, verbose=False)
+  with pytest.raises(ValueError, match='num_images'):
+    entry.analyze_sits([glow_dir], str(tmp_path / 'o'), num_images=20000,
+                       sits=[sits.Translate()], verbose=False)
+
+
+def test_cli_errors_are_one_line(glow_dir, tmp_path):
+  cmd = [sys.executable, os.path.join(REPO, 'bin', 'analyze_sits'),
+         f'--model_dir={glow_dir}', f'--output_dir={tmp_path}',
+         '--gin_param=analyze_sits.sits = [@Translate()]',
+         '--gin_param=Translate.fill = "mirror"']
+  result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2, result.stderr
+  assert 'analyze_sits: error:' in result.stderr and 'fill' in result.stderr
+  assert 'Traceback' not in result.stderr
+  cmd = [sys.executable, os.path.join(REPO, 'bin', 'analyze_sits'),
+         f'--model_dir={tmp_path / "missing"}', f'--output_dir={tmp_path}']
+  result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert 'does not exist' in result.stderr and 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize('num_images', [10, 37, 100])
+def test_stratified_sample_keeps_class_shares(num_images):
+  labels = np.repeat(np.arange(10), [50, 50, 50, 50, 50, 100, 100, 20, 20, 10])
+  idx = sampling.stratified_indices(labels, num_images, seed=3)
+  assert len(idx) == len(set(idx)) == num_images
+  counts = np.bincount(labels[idx], minlength=10)
+  expected = np.bincount(labels, minlength=10) * num_images / len(labels)
+  assert np.all(np.abs(counts - expected) < 1)
+  np.testing.assert_array_equal(
+      idx, sampling.stratified_indices(labels, num_images, seed=3))
+  assert not np.array_equal(
+      idx, sampling.stratified_indices(labels, num_images, seed=4))

@@ -1,0 +1,148 @@
+"""Zeroing a multi-scale Glow's finest latents: the paper's Algorithm 1."""
+
+import numpy as np
+
+from tfp_flows.models import glow as glow_lib
+from tfp_flows.sits import base
+
+__all__ = ['OUTPUTS', 'ZeroLatents']
+
+OUTPUTS = ('continuous', 'quantised')
+
+
+class ZeroLatents(base.SIT):
+  """Sets the `k` finest latent factors of a multi-scale Glow to zero.
+
+  For each image `x` (uint8, grey levels):
+
+  1. Encode its bin centre `y = (x + 0.5) / 256`, without dequantisation
+     noise, to the per-level latents `z_1 .. z_L` (finest first) in the
+     standard-normal base space (`Glow.encode(..., dequantize=False)`).
+  2. Set `z_1 .. z_k` to zero (the base distribution's mode) and keep
+     `z_{k+1} .. z_L`.
+  3. Decode to pixel units `d` (`Glow.decode`, nominally `[0, 256)`).
+
+  Output:
+
+  * `output='continuous'` (kind `'continuous'`): float32 `d / 256` on the
+    `[0, 1]` scale, not clipped. With `k = 0` it is `to_continuous(x)` up
+    to the flow's float round-off.
+  * `output='quantised'` (kind `'discrete'`): uint8 `clip(floor(d), 0, 255)`.
+    With `k = 0` it is `x` (the centre is half a bin from either edge).
+
+  Needs the Glow the likelihoods are computed with (`needs_flow`); the
+  transformation is deterministic, `seed` and `indices` are validated but
+  unused.
+  """
+
+  def __init__(self, k=1, output='continuous'):
+    """Builds the transformation.
+
+    Args:
+      k: non-negative Python int, number of finest levels to zero, at most
+        the model's `num_levels` (checked per call). `k = 0` is the identity
+        up to the encode/decode round trip, a control. Default value: `1`.
+      output: one of `OUTPUTS`. Default value: `'continuous'`.
+
+    Raises:
+      TypeError, ValueError: an argument is invalid; the message names it.
+    """
+    self._k = base.check_int(k, 'k', minimum=0)
+    self._output = base.check_choice(output, 'output', OUTPUTS)
+
+  @property
+  def k(self):
+    return self._k
+
+  @property
+  def output(self):
+    return self._output
+
+  @property
+  def name(self):
+    return f'zero_latents_k{self._k}_{self._output}'
+
+  @property
+  def kind(self):
+    return 'continuous' if self._output == 'continuous' else 'discrete'
+
+  @property
+  def needs_flow(self):
+    return True
+
+  def config(self):
+    return dict(type='ZeroLatents', k=self._k, output=self._output)
+
+  # -- Model handling --------------------------------------------------------
+
+  def _check_model(self, model, images):
+    """Raises unless `model` is a Glow that can encode `images` with `k`."""
+    if model is None:
+      raise TypeError('ZeroLatents needs a multi-scale Glow as `model`; got '
+                      'None.')
+    if not isinstance(model, glow_lib.Glow):
+      raise TypeError('ZeroLatents needs a multi-scale Glow as `model`; got '
+                      f'{type(model).__name__}.')
+    if model.n_bits != 8:
+      raise ValueError('ZeroLatents works on uint8 images (256 grey levels); '
+                       f'`model` has n_bits={model.n_bits}.')
+    if list(images.shape[1:]) != list(model.image_shape):
+      shape = ', '.join(str(d) for d in model.image_shape)
+      raise ValueError(f'`images` must have shape [N, {shape}] to '
+                       f'match `model`; got {images.shape}.')
+    if self._k > model.num_levels:
+      raise ValueError(f'`k` ({self._k}) must be at most the model\'s '
+                       f'num_levels ({model.num_levels}).')
+
+  def _batches(self, images, model, batch_size):
+    """Yields `(start, original, zeroed)` latents (numpy, finest first)."""
+    for start in range(0, images.shape[0], batch_size):
+      batch = images[start:start + batch_size]
+      original = [z.numpy() for z in model.encode(batch, dequantize=False)]
+      zeroed = [np.zeros_like(z) if level < self._k else z
+                for level, z in enumerate(original)]
+      yield start, original, zeroed
+
+  def latents(self, images, model, batch_size=256):
+    """The latents before and after zeroing, for inspection and tests.
+
+    Args:
+      images: uint8 array `[N, H, W, C]`.
+      model: the `Glow`.
+      batch_size: positive Python int, images per model call. Default
+        value: `256`.
+
+    Returns:
+      `(original, zeroed)`: two lists of `model.num_levels` float32 numpy
+      arrays `[N] + model.latent_shapes[l]`, finest level first; in `zeroed`
+      the first `k` are all zeros and the others are the originals.
+    """
+    images = base.check_images(images)
+    batch_size = base.check_batch_size(batch_size)
+    self._check_model(model, images)
+    num = images.shape[0]
+    original = [np.empty([num] + s, np.float32) for s in model.latent_shapes]
+    zeroed = [np.empty([num] + s, np.float32) for s in model.latent_shapes]
+    for start, before, after in self._batches(images, model, batch_size):
+      for level in range(model.num_levels):
+        stop = start + before[level].shape[0]
+        original[level][start:stop] = before[level]
+        zeroed[level][start:stop] = after[level]
+    return original, zeroed
+
+  def _apply(self, images, seed, indices, model, batch_size):
+    del seed, indices  # Deterministic.
+    self._check_model(model, images)
+    decoded = np.empty(images.shape, np.float64)
+    for start, _, zeroed in self._batches(images, model, batch_size):
+      pixels = np.asarray(model.decode(zeroed), np.float64)
+      decoded[start:start + pixels.shape[0]] = pixels
+    if self._output == 'continuous':
+      return (decoded / base.NUM_LEVELS).astype(np.float32)
+    if not np.all(np.isfinite(decoded)):
+      # Casting NaN or inf to uint8 would silently produce garbage.
+      raise ValueError(
+          f'{self.name}: the decoded images have '
+          f'{int(np.sum(~np.isfinite(decoded)))} non-finite values; they '
+          'cannot be quantised.')
+    return np.clip(np.floor(decoded), 0, 255).astype(np.uint8)
