@@ -76,6 +76,17 @@ def _file_stamp(path):
   return [path, st.st_size, st.st_mtime_ns]
 
 
+def _classifier_stamp(classifier):
+  """Identifies a classifier's weights (retraining changes the stamp)."""
+  if classifier is None:
+    return None
+  model_dir = getattr(classifier, 'model_dir', None)
+  if model_dir is None:
+    return repr(classifier)
+  return [_file_stamp(os.path.join(model_dir, name))
+          for name in sorted(os.listdir(model_dir))]
+
+
 class _Cache:
   """`.npz` files keyed by path parts; a fingerprint guards against reuse."""
 
@@ -246,9 +257,7 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
         (m.checkpoint_path or '') + '.index'), checkpoint_path=m.checkpoint_path,
                    indices=hashlib.sha1(idx.tobytes()).hexdigest(), seed=seed,
                    batch_size=batch_size)
-    clf_fp = dict(classifier=None if classifier is None else _file_stamp(
-        getattr(classifier, 'weights_path', None)) or getattr(
-            classifier, 'model_dir', repr(classifier)),
+    clf_fp = dict(classifier=_classifier_stamp(classifier),
                   indices=base_fp['indices'])
     prog.label = f'{m.name} / {name} / clean'
 
