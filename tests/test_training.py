@@ -265,3 +265,19 @@ def test_tiny_pixelcnn_trains_and_loads_through_the_cli(tmp_path):
   images, _ = data.load('fashion_mnist', 'test')
   bpd = model.bits_per_dim(images[:8]).numpy()
   assert np.all(np.isfinite(bpd)) and bpd.mean() < 8.
+
+
+def test_ema_ramp_forgets_the_initial_weights():
+  from tfp_flows.training import ema as ema_lib  # pylint: disable=g-import-not-at-top
+  v = tf.Variable(0.)
+  ema = ema_lib.ExponentialMovingAverage([v], decay=0.999)
+  v.assign(1.)
+  expected_init_share = 1.
+  for t in range(50):
+    expected_init_share *= min(0.999, (1. + t) / (10. + t))
+    ema.update()
+  assert int(ema.num_updates) == 50
+  np.testing.assert_allclose(float(ema.shadows[0]), 1. - expected_init_share,
+                             rtol=1e-5)
+  # A constant 0.999 would still hold 95% of the initial weights here.
+  assert float(ema.shadows[0]) > 0.99

@@ -85,7 +85,7 @@ def _final_step(config):
 
 def _run(cmd):
   print('$ ' + ' '.join(cmd[1:]), flush=True)
-  subprocess.run(cmd, check=True)
+  subprocess.run(cmd, check=True, cwd=REPO)
 
 
 def _model_dir(name, runs_dir, quick_minutes, quick_steps=None):
@@ -121,7 +121,7 @@ def _classifier_dir(dataset, runs_dir):
     print(f'== classifier for {dataset}: using {path}.')
     return path
   print(f'== classifier for {dataset}: training into {path}.', flush=True)
-  _run([sys.executable, os.path.join(REPO, 'bin', 'train_classifier'),
+  _run([sys.executable, '-m', 'tfp_flows.classifiers.cli',
         '--gin_file=' + os.path.join(REPO, 'gin_configs', 'classifiers',
                                      dataset + '.gin'),
         f'--model_dir={path}'])

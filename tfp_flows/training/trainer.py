@@ -181,7 +181,17 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                                          max_to_keep=keep_checkpoints)
     restored_step = None
     if manager.latest_checkpoint:
-      checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+      path = manager.latest_checkpoint
+      status = checkpoint.restore(path)
+      if ema is not None and not any(
+          'num_updates' in k for k in
+          tf.train.load_checkpoint(path).get_variable_to_shape_map()):
+        # Written before the EMA counted its updates: every applied step
+        # updated it, so the step is the count.
+        status.expect_partial()
+        ema.num_updates.assign(optimizer.iterations)
+      else:
+        status.assert_existing_objects_matched()
       restored_step = int(optimizer.iterations.numpy())
       log(f'Restored {manager.latest_checkpoint} at step {restored_step}.')
 
