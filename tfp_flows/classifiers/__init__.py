@@ -4,7 +4,7 @@ Does a likelihood-changing transformation of an image keep what the image
 shows? Classify the images before and after and compare::
 
     from tfp_flows import classifiers
-    clf = classifiers.load_classifier('/work/runs/classifiers/mnist')
+    clf = classifiers.load_classifier('runs/classifiers/mnist')
     labels = clf.predict(images)            # uint8 or float grey levels
 
 Train one with `train_classifier` or `bin/train_classifier`; see
