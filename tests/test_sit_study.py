@@ -228,3 +228,39 @@ def test_stratified_sample_keeps_class_shares(num_images):
       idx, sampling.stratified_indices(labels, num_images, seed=3))
   assert not np.array_equal(
       idx, sampling.stratified_indices(labels, num_images, seed=4))
+
+
+class _FailsOnSomeImages(sits.SIT):
+  """A continuous SIT that cannot transform images at even positions."""
+
+  @property
+  def name(self):
+    return 'fails_on_even'
+
+  @property
+  def kind(self):
+    return 'continuous'
+
+  def config(self):
+    return dict(type='FailsOnSomeImages')
+
+  def _apply(self, images, seed, indices, model, batch_size):
+    out = sits.to_continuous(images)
+    out[::2] = np.inf
+    return out
+
+
+def test_failed_images_are_reported_not_scored(glow_dir, tmp_path):
+  summary = entry.analyze_sits(
+      [glow_dir], str(tmp_path), num_images=10, datasets=['mnist'],
+      sits=[_FailsOnSomeImages(), sits.Translate()], num_bootstrap=100,
+      verbose=False, write_figures=False)
+  table = per_image.read_csv(str(tmp_path / 'per_image.csv'))
+  rows = table['sit'] == 'fails_on_even'
+  assert np.isnan(table['bpd_after'][rows]).sum() == 10  # 5 per data set
+  assert np.isfinite(table['bpd_before'][rows]).all()
+  failing = [r for r in summary['results'] if r['sit'] == 'fails_on_even']
+  assert [r['num_failed'] for r in failing] == [5, 5]
+  assert all(r['count'] == 5 for r in failing)
+  assert all(np.isfinite(r['delta']['mean']) for r in failing)
+  assert '(5 failed)' in (tmp_path / 'report.md').read_text()

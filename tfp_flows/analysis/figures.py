@@ -168,8 +168,8 @@ def write_figures(figure_dir, summary, table, clean, images_of, models, sits,
                             (table['sit'] == sit.name))[:k]
       if not rows.size:
         continue
-      out = sit(sub, seed=seed, indices=sub_idx, model=m.model,
-                batch_size=batch_size)
+      out, _ = sit.transform(sub, seed=seed, indices=sub_idx, model=m.model,
+                             batch_size=batch_size)
       transforms.append((sit.name, sit.kind, out, table['bpd_after'][rows]))
     classifier = classifier_by_space.get(dataset)
     emit(_grid(plt, m.name, dataset, (sub, bpd_clean), transforms,

@@ -73,7 +73,9 @@ def render(summary):
         ['data set', 'SIT', 'eval', 'before', 'after', 'delta [95% CI]',
          'lik. up', 'mean abs change (grey levels)', 'median PSNR dB',
          'acc. before', 'acc. after', 'agreement'],
-        [[r['dataset'], r['sit'], r['evaluation'][:4],
+        [[r['dataset'], r['sit'] + (f' ({r["num_failed"]} failed)'
+                                    if r.get('num_failed') else ''),
+          r['evaluation'][:4],
           _f(r['bpd_before']['mean']), _f(r['bpd_after']['mean']),
           f'{r["delta"]["mean"]:+.3f} [{r["delta"]["ci95"][0]:+.3f}, '
           f'{r["delta"]["ci95"][1]:+.3f}]', _pct(r['frac_likelihood_up']),
@@ -97,6 +99,10 @@ def render(summary):
           f'{o["mean_bpd_in_after"]:.3f} vs {o["mean_bpd_ood_clean"]:.3f}']
          for o in summary['ood']]))
 
+  if summary.get('failed_groups'):
+    out += ['', 'SITs that failed on every image (no statistics): ' + ', '.join(
+        f'{g["model"]} / {g["dataset"]} / {g["sit"]}'
+        for g in summary['failed_groups']) + '.']
   corr = [r for r in summary['results'] if r['classifier']]
   if corr:
     out += ['', '## Does likelihood track semantics? (Spearman correlations)',

@@ -307,21 +307,27 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
       transformed = {}
 
       def transform(sit=sit, transformed=transformed):
+        """The SIT's output and validity, computed once per SIT."""
         if 'out' not in transformed:
           tick = time.perf_counter()
-          transformed['out'] = sit(images, seed=seed, indices=idx,
-                                   model=m.model, batch_size=batch_size)
+          transformed['out'], transformed['valid'] = sit.transform(
+              images, seed=seed, indices=idx, model=m.model,
+              batch_size=batch_size)
           timings['transform_seconds'] += time.perf_counter() - tick
-        return transformed['out']
+        return transformed['out'], transformed['valid']
 
       def sit_classes(sit=sit, transform=transform):
-        out = transform()
+        out, valid = transform()
         tick = time.perf_counter()
         pred, conf = _classify(classifier, _to_grey(out, sit),
                                batch_size)
         change = sits_lib.pixel_change(images, out,
                                        offset=_continuous_offset(sit))
         timings['classifier_seconds'] += time.perf_counter() - tick
+        # Images the SIT failed on (e.g. a decoder overflow) carry no result.
+        pred[~valid], conf[~valid] = -1, np.nan
+        change['mean_abs'][~valid] = np.nan
+        change['psnr'][~valid] = np.nan
         return dict(pred=pred, conf=conf, mean_abs=change['mean_abs'],
                     psnr=change['psnr'])
       # Model-independent SITs share classifier results across models.
@@ -333,7 +339,7 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
       clf_after = scored(clf_parts, _fingerprint(**clf_key), sit_classes, 0)
 
       def score(sit=sit, transform=transform):
-        out = transform()
+        out, valid = transform()
         tick = time.perf_counter()
         if sit.kind == 'discrete':
           bpd = evaluate.evaluate_bits_per_dim(
@@ -343,6 +349,7 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
           bpd, clipped = scoring.continuous_bits_per_dim(
               m.model, out, batch_size, progress=tracker())
         timings['model_seconds'] += time.perf_counter() - tick
+        bpd[~valid] = np.nan
         return dict(bpd=bpd, clipped=clipped)
       after = scored((m.name, name, sit.name), fp, score, len(images))
       n = len(images)

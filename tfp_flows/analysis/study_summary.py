@@ -14,6 +14,10 @@ Conventions:
   images transformed and the OoD ones clean (`in_transformed`: does a
   1-pixel shift push FashionMNIST below MNIST?), and both transformed
   (`both_transformed`).
+* Images a SIT failed on (NaN `bpd_after`, e.g. a flow's decoder overflowed
+  on zeroed latents) are left out of every statistic of that SIT and
+  counted in `num_failed`; in the OoD AUROCs a SIT's failed images are
+  left out of both of its sets.
 * Spearman correlations per (model, data set, SIT) between per-image
   bits/dim and classifier confidence (top-class probability) before the SIT,
   and between the change of bits/dim and the change of confidence.
@@ -142,6 +146,16 @@ def summarize_table(table, num_bootstrap=2000, seed=0):
   for key, rows in seen.items():
     rows = np.asarray(rows)
     groups.append((dict(model=key[0], dataset=key[1], sit=key[2]), rows))
-  results = [_group_summary(rows, table, num_bootstrap, seed)
-             for _, rows in groups]
-  return dict(results=results, ood=_ood_blocks(table, groups))
+  results, failed = [], []
+  valid_groups = []
+  for key, rows in groups:
+    ok = rows[np.isfinite(table['bpd_after'][rows])]
+    if not ok.size:
+      failed.append(dict(key, count=int(rows.size)))
+      continue
+    entry = _group_summary(ok, table, num_bootstrap, seed)
+    entry['num_failed'] = int(rows.size - ok.size)
+    results.append(entry)
+    valid_groups.append((key, ok))
+  return dict(results=results, ood=_ood_blocks(table, valid_groups),
+              failed_groups=failed)

@@ -10,6 +10,8 @@ Tags (step 0, one run directory per model under `tensorboard/`):
 
 import os
 
+import numpy as np
+
 __all__ = ['write']
 
 
@@ -50,8 +52,9 @@ def write(log_dir, summary, table, output_dir):
         rows = ((table['model'] == model) &
                 (table['dataset'] == r['dataset']) &
                 (table['sit'] == r['sit']))
+        after = table['bpd_after'][rows]
         tf.summary.histogram(f'{prefix}/bits_per_dim_after',
-                             table['bpd_after'][rows], step=0)
+                             after[np.isfinite(after)], step=0)
         tf.summary.histogram(f'{r["dataset"]}/{r["evaluation"]}/'
                              'bits_per_dim_before', table['bpd_before'][rows],
                              step=0)

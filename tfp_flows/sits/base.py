@@ -353,6 +353,28 @@ class SIT(abc.ABC):
           f'{np.dtype(expected)} {images.shape}.')
     return out
 
+  def transform(self, images, *, seed=0, indices=None, model=None,
+                batch_size=256):
+    """`__call__` plus which images the SIT could transform.
+
+    A transformation can fail for some images (a flow's decoder can
+    overflow on edited latents). The evaluator scores every image but must
+    not report failed ones as results.
+
+    Returns:
+      `(out, valid)`: `out` as from `__call__` (failed images replaced by a
+      finite placeholder), and a bool array `[N]`, False where it failed.
+    """
+    out = self(images, seed=seed, indices=indices, model=model,
+               batch_size=batch_size)
+    if out.dtype == np.uint8:
+      return out, np.ones(out.shape[0], bool)
+    valid = np.isfinite(out).reshape(out.shape[0], -1).all(axis=1)
+    if not valid.all():
+      out = out.copy()
+      out[~valid] = to_continuous(np.asarray(images)[~valid])
+    return out, valid
+
   def __repr__(self):
     params = ', '.join(f'{k}={v!r}' for k, v in self.config().items()
                        if k != 'type')

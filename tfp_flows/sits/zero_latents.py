@@ -130,13 +130,39 @@ class ZeroLatents(base.SIT):
         zeroed[level][start:stop] = after[level]
     return original, zeroed
 
-  def _apply(self, images, seed, indices, model, batch_size):
-    del seed, indices  # Deterministic.
-    self._check_model(model, images)
+  def _decode(self, images, model, batch_size):
+    """Decoded images with the first `k` levels zeroed, float64 pixel units."""
     decoded = np.empty(images.shape, np.float64)
     for start, _, zeroed in self._batches(images, model, batch_size):
       pixels = np.asarray(model.decode(zeroed), np.float64)
       decoded[start:start + pixels.shape[0]] = pixels
+    return decoded
+
+  def transform(self, images, *, seed=0, indices=None, model=None,
+                batch_size=256):
+    """`__call__` that reports, rather than raises on, images whose decoding
+    overflowed (inf/NaN): those are replaced by the unchanged image's bin
+    centre in the output and marked False in `valid`.
+
+    Returns:
+      `(out, valid)` as `SIT.transform`.
+    """
+    images = base.check_images(images)
+    base.check_seed(seed)
+    base.check_indices(indices, images.shape[0])
+    batch_size = base.check_batch_size(batch_size)
+    self._check_model(model, images)
+    decoded = self._decode(images, model, batch_size)
+    valid = np.isfinite(decoded).reshape(images.shape[0], -1).all(axis=1)
+    decoded[~valid] = images[~valid].astype(np.float64) + 0.5
+    if self._output == 'continuous':
+      return (decoded / base.NUM_LEVELS).astype(np.float32), valid
+    return np.clip(np.floor(decoded), 0, 255).astype(np.uint8), valid
+
+  def _apply(self, images, seed, indices, model, batch_size):
+    del seed, indices  # Deterministic.
+    self._check_model(model, images)
+    decoded = self._decode(images, model, batch_size)
     if self._output == 'continuous':
       return (decoded / base.NUM_LEVELS).astype(np.float32)
     if not np.all(np.isfinite(decoded)):
@@ -144,5 +170,5 @@ class ZeroLatents(base.SIT):
       raise ValueError(
           f'{self.name}: the decoded images have '
           f'{int(np.sum(~np.isfinite(decoded)))} non-finite values; they '
-          'cannot be quantised.')
+          'cannot be quantised (`transform` reports them instead).')
     return np.clip(np.floor(decoded), 0, 255).astype(np.uint8)
