@@ -56,20 +56,6 @@ print(json.dumps(out))
 '''
 
 
-def _final_step(config_path):
-  import gin  # pylint: disable=g-import-not-at-top
-  from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
-  gin.clear_config()
-  gin.parse_config_files_and_bindings([config_path], [])
-  return gin.query_parameter('train.num_steps')
-
-
-def _latest_step(run_dir):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  path = tf.train.latest_checkpoint(run_dir) if os.path.isdir(run_dir) else None
-  return int(path.rsplit('-', 1)[1]) if path else 0
-
-
 def _child_cpu_seconds():
   usage = resource.getrusage(resource.RUSAGE_CHILDREN)
   return usage.ru_utime + usage.ru_stime
@@ -83,6 +69,7 @@ def main():
   parser.add_argument('--output', default=os.path.join(
       REPO, 'bench', 'results', 'research_training.json'))
   args = parser.parse_args()
+  from tfp_flows.experiments import study  # pylint: disable=g-import-not-at-top
   from tfp_flows.utils import atomic_write_json  # pylint: disable=g-import-not-at-top
 
   results = {}
@@ -100,9 +87,9 @@ def main():
     if not os.path.exists(config):
       parser.error(f'no config {config}')
     run_dir = os.path.join(args.runs_dir, name)
-    final = _final_step(config)
+    final = study.final_step(config)
     entry = results.setdefault(name, dict(num_steps=final, segments=[]))
-    start_step = _latest_step(run_dir)
+    start_step = study.latest_step(run_dir) or 0
     if start_step < final:
       print(f'== {name}: training from step {start_step} to {final} in '
             f'{run_dir}', flush=True)
@@ -111,7 +98,7 @@ def main():
                       f'--gin_file={config}', f'--model_dir={run_dir}'],
                      check=True)
       entry['segments'].append(dict(
-          from_step=start_step, to_step=_latest_step(run_dir),
+          from_step=start_step, to_step=study.latest_step(run_dir) or 0,
           wall_seconds=time.perf_counter() - wall,
           cpu_seconds=_child_cpu_seconds() - cpu,
           finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))

@@ -373,8 +373,7 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
   stats_start = time.perf_counter()
   summary = study_summary.summarize_table(table, num_bootstrap=num_bootstrap,
                                           seed=seed)
-  summary['clean'] = _clean_summary(clean, classifier_by_space, images_of,
-                                    num_bootstrap, seed, table)
+  summary['clean'] = _clean_summary(clean, num_bootstrap, seed, table)
   summary['config'] = dict(
       num_images=num_images, seed=seed, batch_size=batch_size, split=SPLIT,
       num_bootstrap=num_bootstrap,
@@ -407,10 +406,8 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
   return summary
 
 
-def _clean_summary(clean, classifier_by_space, images_of, num_bootstrap, seed,
-                   table):
+def _clean_summary(clean, num_bootstrap, seed, table):
   """Clean (untransformed) bits/dim per model x data set, with per-class means."""
-  del classifier_by_space, images_of
   from tfp_flows.analysis import statistics  # pylint: disable=g-import-not-at-top
   out = []
   for (model, dataset), entry in clean.items():

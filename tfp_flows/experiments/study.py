@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ['main']
+__all__ = ['final_step', 'latest_step', 'main']
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -67,7 +67,8 @@ def _config_path(name):
   return os.path.join(REPO, 'gin_configs', name + '.gin')
 
 
-def _latest_step(model_dir):
+def latest_step(model_dir):
+  """Step of the latest checkpoint in `model_dir`, or None if it has none."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if not os.path.isdir(model_dir):
     return None
@@ -75,7 +76,8 @@ def _latest_step(model_dir):
   return int(path.rsplit('-', 1)[1]) if path else None
 
 
-def _final_step(config):
+def final_step(config):
+  """`train.num_steps` of a gin config file (clears the global gin config)."""
   import gin  # pylint: disable=g-import-not-at-top
   from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
   gin.clear_config()
@@ -91,14 +93,14 @@ def _run(cmd):
 def _model_dir(name, runs_dir, quick_minutes, quick_steps=None):
   """The full run if finished, else a quick run (trained here if needed)."""
   full = os.path.join(runs_dir, name)
-  final = _final_step(_config_path(name))
-  if (_latest_step(full) or 0) >= final:
+  final = final_step(_config_path(name))
+  if (latest_step(full) or 0) >= final:
     print(f'== {name}: using the full research run {full} (step {final}).')
     return full, 'full'
   quick = os.path.join(runs_dir, 'quick', name)
   steps = quick_steps or QUICK_STEPS[
       'pixelcnn' if 'pixelcnn' in name else 'glow']
-  if (_latest_step(quick) or 0) >= steps:
+  if (latest_step(quick) or 0) >= steps:
     print(f'== {name}: using the quick run {quick}.')
     return quick, 'quick'
   print(f'== {name}: no full run in {full}; training a quick run ({steps} '
