@@ -12,9 +12,12 @@ slow on CPU. This script times, at the shapes of the benchmark model
 2. the whole coupling network as written in `tfp_flows` (`conv + bias` then
    `relu`) against `tf.nn.bias_add` (which Grappler fuses into one
    `_FusedConv2D` with the ReLU);
-3. the 3x3 output conv as `tf.nn.conv2d` against two reformulations with the
+3. the 3x3 output conv as `tf.nn.conv2d` against reformulations with the
    same result: a 1x1 matmul to 9*C channels followed by a shifted sum of the
-   9 taps, and a conv with the output channels zero-padded to 16.
+   9 taps, the sum done by nine strided slices (`matmul_shift`) or by a
+   one-hot depthwise conv (`taps_depthwise`, the library's
+   `tfp_flows.bijectors.conv_ops.conv2d_same_by_taps`), and a conv with the
+   output channels zero-padded to 16.
 
 Variants are timed interleaved over rounds (median [min-max]); every
 reformulation is checked against the reference to float32 tolerance.
@@ -40,6 +43,8 @@ tf.get_logger().setLevel('ERROR')
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import throughput  # noqa: E402  (CpuMonitor, write_json_atomic, matmul rate)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfp_flows.bijectors import conv_ops  # noqa: E402
 
 HIDDEN = 128
 # (name, height=width, conditioning channels, coupling-net output channels)
@@ -88,11 +93,13 @@ def out_conv_padded16(h, w):
 
 OUT_CONV_VARIANTS = (('conv2d', out_conv_reference),
                      ('matmul_shift', out_conv_matmul_shift),
+                     ('taps_depthwise', conv_ops.conv2d_same_by_taps),
                      ('conv2d_pad16', out_conv_padded16))
 
 
 def coupling_net(x, p, fused, out_conv=out_conv_reference):
-  """tfp_flows' GlowConditioner (fused=False) or the bias_add form (True)."""
+  """The coupling network: `conv + bias` (fused=False, tfp_flows before issue 5)
+  or `bias_add` (True); GlowConditioner now is bias_add + taps_depthwise."""
   if fused:
     h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, p['k1'], 1, 'SAME'), p['b1']))
     h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(h, p['k2'], 1, 'SAME'),
@@ -216,6 +223,10 @@ def main(argv=None):
       fns['coupling net, bias_add + matmul_shift'] = make(
           lambda a, prm: coupling_net(a, prm, fused=True,
                                       out_conv=out_conv_matmul_shift),
+          x, params)
+      fns['coupling net, bias_add + taps_depthwise (library)'] = make(
+          lambda a, prm: coupling_net(a, prm, fused=True,
+                                      out_conv=conv_ops.conv2d_same_by_taps),
           x, params)
       times, share = time_interleaved(fns, args.rounds, args.reps)
       worst_share = max(worst_share, share)

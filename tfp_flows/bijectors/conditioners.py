@@ -5,15 +5,31 @@ A conditioner factory has the signature
 callable maps `[N, H, W, input_channels]` to `[N, H, W, output_channels]` and
 is a `tf.Module` so its variables are tracked. Couplings take a factory so
 they do not hard-code their network.
+
+`conv_implementation` chooses how the 3x3 convolutions run, with the same
+variables and the same values up to float rounding: `'fast'` (default) takes
+`conv_ops.conv2d_same` (matmul + shifted taps for convs with few output
+channels, TF's conv otherwise), `'reference'` always `tf.nn.conv2d`.
+Checkpoints are interchangeable between the two.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import conv_ops
 
 __all__ = ['GlowConditioner', 'ZeroConv2D', 'glow_conditioner_factory',
            'zero_conv_factory']
+
+
+_CONV_IMPLEMENTATIONS = ('fast', 'reference')
+
+
+def _check_conv_implementation(conv_implementation):
+  if conv_implementation not in _CONV_IMPLEMENTATIONS:
+    raise ValueError('`conv_implementation` must be one of '
+                     f'{_CONV_IMPLEMENTATIONS}; got {conv_implementation!r}.')
 
 
 def _he_normal(rng, shape, fan_in, dtype):
@@ -29,17 +45,21 @@ class ZeroConv2D(tf.Module):
   """
 
   def __init__(self, input_channels, output_channels, kernel_size=3,
-               dtype=tf.float32, name='zero_conv2d'):
+               dtype=tf.float32, conv_implementation='fast',
+               name='zero_conv2d'):
     super().__init__(name=name)
     _shapes.check_positive_int(input_channels, 'input_channels')
     _shapes.check_positive_int(output_channels, 'output_channels')
+    _check_conv_implementation(conv_implementation)
+    self._conv = (conv_ops.conv2d_same if conv_implementation == 'fast' else
+                  lambda x, kernel: tf.nn.conv2d(x, kernel, 1, 'SAME'))
     self.kernel = tf.Variable(
         tf.zeros([kernel_size, kernel_size, input_channels, output_channels],
                  dtype), name='kernel')
     self.bias = tf.Variable(tf.zeros([output_channels], dtype), name='bias')
 
   def __call__(self, x):
-    return tf.nn.conv2d(x, self.kernel, 1, 'SAME') + self.bias
+    return tf.nn.bias_add(self._conv(x, self.kernel), self.bias)
 
 
 class GlowConditioner(tf.Module):
@@ -49,7 +69,8 @@ class GlowConditioner(tf.Module):
   """
 
   def __init__(self, input_channels, output_channels, hidden_channels=512,
-               seed=0, dtype=tf.float32, name='glow_conditioner'):
+               seed=0, dtype=tf.float32, conv_implementation='fast',
+               name='glow_conditioner'):
     """Builds the network.
 
     Args:
@@ -59,9 +80,11 @@ class GlowConditioner(tf.Module):
         Default value: `512` (Glow's).
       seed: seed for `np.random.default_rng` (int or sequence of ints).
       dtype: float dtype of the variables.
+      conv_implementation: `'fast'` or `'reference'` (module docstring).
       name: Python `str`.
     """
     super().__init__(name=name)
+    _check_conv_implementation(conv_implementation)
     for arg, value in (('input_channels', input_channels),
                        ('output_channels', output_channels),
                        ('hidden_channels', hidden_channels)):
@@ -78,30 +101,37 @@ class GlowConditioner(tf.Module):
     self.bias_hidden = tf.Variable(tf.zeros([hidden_channels], dtype),
                                    name='bias_hidden')
     self.out = ZeroConv2D(hidden_channels, output_channels, 3, dtype,
-                          name='out')
+                          conv_implementation, name='out')
 
   def __call__(self, x):
-    h = tf.nn.relu(tf.nn.conv2d(x, self.kernel_in, 1, 'SAME') + self.bias_in)
-    h = tf.nn.relu(tf.nn.conv2d(h, self.kernel_hidden, 1, 'SAME')
-                   + self.bias_hidden)
+    # bias_add (not `+`) lets Grappler fuse conv + bias + ReLU into one op.
+    h = tf.nn.relu(tf.nn.bias_add(
+        tf.nn.conv2d(x, self.kernel_in, 1, 'SAME'), self.bias_in))
+    h = tf.nn.relu(tf.nn.bias_add(
+        tf.nn.conv2d(h, self.kernel_hidden, 1, 'SAME'), self.bias_hidden))
     return self.out(h)
 
 
-def glow_conditioner_factory(hidden_channels=512, seed=0, dtype=tf.float32):
+def glow_conditioner_factory(hidden_channels=512, seed=0, dtype=tf.float32,
+                             conv_implementation='fast'):
   """A factory of `GlowConditioner`s; each call gets its own derived seed."""
+  _check_conv_implementation(conv_implementation)
   counter = [0]
 
   def factory(input_channels, output_channels, name='glow_conditioner'):
     counter[0] += 1
     return GlowConditioner(input_channels, output_channels, hidden_channels,
-                           seed=[seed, counter[0]], dtype=dtype, name=name)
+                           seed=[seed, counter[0]], dtype=dtype,
+                           conv_implementation=conv_implementation, name=name)
   return factory
 
 
-def zero_conv_factory(kernel_size=3, dtype=tf.float32):
+def zero_conv_factory(kernel_size=3, dtype=tf.float32,
+                      conv_implementation='fast'):
   """A factory of `ZeroConv2D`s (Glow's learned prior for factored-out latents)."""
+  _check_conv_implementation(conv_implementation)
 
   def factory(input_channels, output_channels, name='zero_conv2d'):
     return ZeroConv2D(input_channels, output_channels, kernel_size, dtype,
-                      name=name)
+                      conv_implementation, name=name)
   return factory

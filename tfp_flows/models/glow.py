@@ -18,7 +18,8 @@ __all__ = ['Glow', 'build_glow_bijector']
 _COUPLINGS = ('affine', 'additive')
 
 
-def _flow_step(num_channels, coupling, hidden_channels, seed, dtype, name):
+def _flow_step(num_channels, coupling, hidden_channels, seed, dtype,
+               conv_implementation, name):
   """One Glow step; its inverse (normalising) runs ActNorm, 1x1 conv, coupling."""
   return fb.Chain([
       fb.ActNorm(num_channels, dtype=dtype, name=f'{name}_actnorm'),
@@ -26,8 +27,9 @@ def _flow_step(num_channels, coupling, hidden_channels, seed, dtype, name):
                            name=f'{name}_conv1x1'),
       fb.AffineCoupling(
           num_channels,
-          fb.glow_conditioner_factory(hidden_channels, seed=[seed, 2],
-                                      dtype=dtype),
+          fb.glow_conditioner_factory(
+              hidden_channels, seed=[seed, 2], dtype=dtype,
+              conv_implementation=conv_implementation),
           additive=(coupling == 'additive'), dtype=dtype,
           name=f'{name}_coupling'),
   ], name=name)
@@ -35,7 +37,7 @@ def _flow_step(num_channels, coupling, hidden_channels, seed, dtype, name):
 
 def build_glow_bijector(event_shape, num_levels, num_steps_per_level,
                         hidden_channels, coupling='affine', seed=0,
-                        dtype=tf.float32, level=1):
+                        dtype=tf.float32, level=1, conv_implementation='fast'):
   """Builds the generative bijector (standard-normal latent -> centred image).
 
   Every level maps `[H, W, C]` to `[H, W, C]`, so levels nest without
@@ -55,6 +57,8 @@ def build_glow_bijector(event_shape, num_levels, num_steps_per_level,
     seed: Python `int` for weight initialisation.
     dtype: float dtype.
     level: index of this level (1 = finest), for names and seeds.
+    conv_implementation: `'fast'` or `'reference'`: how the conditioners run
+      their 3x3 convs (`tfp_flows.bijectors.conditioners`); same variables.
 
   Returns:
     A `tfb.Bijector` with event shape `[H, W, C]` in and out.
@@ -64,17 +68,21 @@ def build_glow_bijector(event_shape, num_levels, num_steps_per_level,
   steps = fb.Chain([
       _flow_step(squeezed, coupling, hidden_channels,
                  seed=seed * 100003 + level * 1009 + k, dtype=dtype,
+                 conv_implementation=conv_implementation,
                  name=f'level{level}_step{k}')
       for k in range(num_steps_per_level)], name=f'level{level}_steps')
   squeeze = fb.Squeeze(name=f'level{level}_squeeze')
   if num_levels == 1:
     return fb.Chain([fb.Invert(squeeze), steps, squeeze],
                      name=f'level{level}')
-  factor_out = fb.GaussianFactorOut(squeezed, dtype=dtype,
-                                    name=f'level{level}_factor_out')
+  factor_out = fb.GaussianFactorOut(
+      squeezed, fb.zero_conv_factory(
+          dtype=dtype, conv_implementation=conv_implementation),
+      dtype=dtype, name=f'level{level}_factor_out')
   inner = build_glow_bijector(
       [height // 2, width // 2, squeezed // 2], num_levels - 1,
-      num_steps_per_level, hidden_channels, coupling, seed, dtype, level + 1)
+      num_steps_per_level, hidden_channels, coupling, seed, dtype, level + 1,
+      conv_implementation)
   split = tfb.Split(2, axis=-1, name=f'level{level}_split')
   route = fb.Chain(
       [fb.Invert(split), fb.JointMap([inner, fb.ImageIdentity()]), split],
@@ -127,7 +135,8 @@ class Glow(base.ImageDensityModel, tf.Module):
 
   def __init__(self, image_shape=(28, 28, 1), num_levels=2,
                num_steps_per_level=16, hidden_channels=128, coupling='affine',
-               pad_to=None, n_bits=8, seed=0, dtype=tf.float32, name='glow'):
+               pad_to=None, n_bits=8, seed=0, dtype=tf.float32,
+               conv_implementation='fast', name='glow'):
     """Builds the model.
 
     Args:
@@ -142,6 +151,11 @@ class Glow(base.ImageDensityModel, tf.Module):
       n_bits: Python `int` bits per subpixel. Default value: `8`.
       seed: Python `int` for weight initialisation. Default value: `0`.
       dtype: float dtype. Default value: `tf.float32`.
+      conv_implementation: `'fast'` (default) or `'reference'`: how coupling
+        and prior networks run their 3x3 convolutions. Same variables, same
+        values up to float rounding (`tfp_flows.bijectors.conditioners`), so
+        checkpoints load either way; `'reference'` is the plain
+        `tf.nn.conv2d` path, kept to check the fast one against.
       name: Python `str`.
     """
     tf.Module.__init__(self, name=name)
@@ -184,9 +198,9 @@ class Glow(base.ImageDensityModel, tf.Module):
         hidden_channels=hidden_channels, coupling=coupling, pad_to=pad_to,
         n_bits=n_bits, seed=seed)
     with self.name_scope:
-      self._flow = build_glow_bijector(model_shape, num_levels,
-                                       num_steps_per_level, hidden_channels,
-                                       coupling, seed, dtype)
+      self._flow = build_glow_bijector(
+          model_shape, num_levels, num_steps_per_level, hidden_channels,
+          coupling, seed, dtype, conv_implementation=conv_implementation)
       # Data live in [0, 1]; the flow works on images centred on 0.
       self.bijector = fb.Chain([tfb.Shift(tf.constant(0.5, dtype)),
                                  self._flow], name='glow_bijector')
