@@ -8,8 +8,18 @@ to exit, including TensorFlow start-up and model loading), images scored
 per second end to end, and the breakdown the analysis measures itself:
 model evaluation, SIT transforms, classifiers and pixel statistics,
 summary statistics, figures, TensorBoard. `overhead_ratio` = end-to-end
-wall time / model-evaluation time (1.0 would mean nothing but the model
-costs time).
+wall time / model-evaluation time inside the analysis (1.0 would mean
+nothing but the model costs time).
+
+Issue 5's target is measured against *bare* model evaluation: after the
+analysis, a second process loads the model and times `model.log_prob` (and
+`model.log_density` for the continuous SITs) alone on in-memory test images
+at the analysis batch size, after a warm-up call. `bare_model_seconds` = the
+analysis's discrete scorings / bare discrete img/s + its continuous scorings
+/ bare continuous img/s, and `ratio_to_bare_eval` = end-to-end wall time /
+`bare_model_seconds` (target: <= 1.2). Everything else a SIT needs (e.g.
+ZeroLatents' encode and decode passes), data, classifiers, statistics,
+figures and start-up count as overhead.
 
   .venv/bin/python bench/analysis.py --model_dir=runs/glow_fashion_mnist
       [--classifier_dir=runs/classifiers/fashion_mnist ...]
@@ -32,11 +42,47 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 
+_BARE_EVAL_CHILD = r'''
+import json, os, sys, time
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import numpy as np
+from tfp_flows import data, models
+model_dir, dataset, num, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+model = models.load(model_dir)
+images, _ = data.load(dataset, 'test', num_examples=num)
+continuous = ((images.astype(np.float32) + 0.5) / 256)
+out = {}
+for kind, fn, x in (('discrete', lambda b: model.log_prob(b, seed=0), images),
+                    ('continuous', model.log_density, continuous)):
+  np.asarray(fn(x[:batch]))  # trace and warm up
+  tick = time.perf_counter()
+  for start in range(0, num, batch):
+    np.asarray(fn(x[start:start + batch]))
+  out[kind + '_img_s'] = num / (time.perf_counter() - tick)
+print(json.dumps(out))
+'''
+
+
+def _scorings_per_image(config):
+  """(discrete, continuous) model scorings per image per data set.
+
+  One analysed model: its clean discrete scoring plus one per discrete SIT,
+  and a clean continuous scoring plus one per continuous SIT it can take.
+  """
+  skipped = set(config.get('skipped_sits_for_some_models', ()))
+  kinds = [s['kind'] for s in config['sits'] if s['name'] not in skipped]
+  continuous = kinds.count('continuous')
+  return 1 + kinds.count('discrete'), continuous + (1 if continuous else 0)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   parser.add_argument('--model_dir', required=True)
   parser.add_argument('--classifier_dir', action='append', default=[])
   parser.add_argument('--num_images', type=int, default=10000)
+  parser.add_argument('--bare_eval_images', type=int, default=2560,
+                      help='images timed in the bare-evaluation baseline')
+  parser.add_argument('--batch_size', type=int, default=256)
   parser.add_argument('--keep_output', default=None,
                       help='keep the analysis output here (default: discard)')
   parser.add_argument('--output', default=os.path.join(
@@ -56,6 +102,7 @@ def main():
   cmd = [sys.executable, os.path.join(REPO, 'bin', 'analyze_sits'),
          f'--model_dir={args.model_dir}', f'--output_dir={out_dir}',
          f'--num_images={args.num_images}',
+         f'--gin_param=analyze_sits.batch_size = {args.batch_size}',
          f"--gin_param=analyze_sits.datasets = ['{ood}']"]
   cmd += [f'--classifier_dir={d}' for d in args.classifier_dir]
   tick = time.perf_counter()
@@ -64,6 +111,17 @@ def main():
   with open(os.path.join(out_dir, 'summary.json')) as f:
     summary = json.load(f)
   timing = summary['timing']
+  bare = subprocess.run(
+      [sys.executable, '-c', _BARE_EVAL_CHILD, args.model_dir, training,
+       str(args.bare_eval_images), str(args.batch_size)],
+      capture_output=True, text=True, check=True, cwd=REPO,
+      env=dict(os.environ, PYTHONPATH=REPO))
+  bare = json.loads(bare.stdout.strip().splitlines()[-1])
+  num_discrete, num_continuous = _scorings_per_image(summary['config'])
+  # Images per data set actually analysed (a data set may be smaller).
+  per_dataset = timing['images_scored'] / (num_discrete + num_continuous)
+  bare_seconds = per_dataset * (num_discrete / bare['discrete_img_s'] +
+                                num_continuous / bare['continuous_img_s'])
   result = dict(
       model_dir=args.model_dir, datasets=[training, ood],
       num_images_per_dataset=args.num_images,
@@ -71,6 +129,11 @@ def main():
       images_scored=timing['images_scored'], wall_seconds=wall,
       images_per_second=timing['images_scored'] / wall,
       overhead_ratio=wall / timing['model_seconds'], timing=timing,
+      bare_eval=dict(bare, images=args.bare_eval_images,
+                     batch_size=args.batch_size,
+                     discrete_scorings_per_image=num_discrete,
+                     continuous_scorings_per_image=num_continuous),
+      bare_model_seconds=bare_seconds, ratio_to_bare_eval=wall / bare_seconds,
       cpus=os.cpu_count(),
       timestamp=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
   results = {}
@@ -84,7 +147,10 @@ def main():
   print(f'{name}: {result["images_scored"]:,} images scored in {wall:.0f} s '
         f'({result["images_per_second"]:.1f} img/s end to end); model '
         f'evaluation {timing["model_seconds"]:.0f} s, overhead ratio '
-        f'{result["overhead_ratio"]:.2f}')
+        f'{result["overhead_ratio"]:.2f}; bare evaluation of the same '
+        f'scorings {bare_seconds:.0f} s ({bare["discrete_img_s"]:.0f} / '
+        f'{bare["continuous_img_s"]:.0f} img/s discrete / continuous), '
+        f'ratio to bare {result["ratio_to_bare_eval"]:.2f}')
 
 
 if __name__ == '__main__':

@@ -295,6 +295,36 @@ def test_zero_latents_output_is_the_decoded_zeroed_latents(glow):
                              atol=1e-5)
 
 
+def test_zero_latents_variants_share_one_decode_until_weights_change(
+    glow, monkeypatch):
+  x = _random_images((4, 8, 8, 1), seed=8)
+  calls = []
+  decode = glow.decode
+
+  def counting_decode(latents):
+    calls.append(1)
+    return decode(latents)
+  monkeypatch.setattr(glow, 'decode', counting_decode)
+  continuous = sits.ZeroLatents(1, 'continuous')(x, model=glow)
+  calls_first = len(calls)
+  quantised = sits.ZeroLatents(1, 'quantised')(x, model=glow)
+  assert calls_first >= 1 and len(calls) == calls_first  # shared
+  np.testing.assert_array_equal(
+      quantised, np.clip(np.floor(continuous.astype(np.float64) * 256), 0,
+                         255))
+  sits.ZeroLatents(2, 'continuous')(x, model=glow)  # another k: decodes
+  assert len(calls) == 2 * calls_first
+  variable = glow.trainable_variables[-1]
+  saved = variable.numpy()
+  try:
+    variable.assign(saved + 0.01)  # new weights: decodes again
+    moved = sits.ZeroLatents(1, 'continuous')(x, model=glow)
+    assert len(calls) == 3 * calls_first
+    assert np.abs(moved - continuous).max() > 0
+  finally:
+    variable.assign(saved)
+
+
 def test_zero_latents_k0_is_the_identity(glow):
   x = _random_images((4, 8, 8, 1), seed=6)
   y = sits.ZeroLatents(0, 'continuous')(x, model=glow)

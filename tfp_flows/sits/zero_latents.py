@@ -1,5 +1,7 @@
 """Zeroing a multi-scale Glow's finest latents: the paper's Algorithm 1."""
 
+import hashlib
+
 import numpy as np
 
 from tfp_flows.models import glow as glow_lib
@@ -8,6 +10,22 @@ from tfp_flows.sits import base
 __all__ = ['OUTPUTS', 'ZeroLatents']
 
 OUTPUTS = ('continuous', 'quantised')
+
+# The last decode, keyed by model, weights, images and k: the 'continuous'
+# and 'quantised' variants of one k (both in the presets) decode the same
+# images, and each decode costs two passes through the flow. One entry
+# (float64 [N, H, W, C]: 63 MB for 10,000 28x28 images).
+_last_decode = {}
+
+
+def _decode_key(model, images, k):
+  """Identifies a decode: the model object, its current weights, images, k."""
+  weights = hashlib.sha1()
+  for v in model.variables:
+    weights.update(np.ascontiguousarray(v.numpy()).tobytes())
+  return (id(model), weights.hexdigest(),
+          hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest(),
+          images.shape, k)
 
 
 class ZeroLatents(base.SIT):
@@ -131,12 +149,20 @@ class ZeroLatents(base.SIT):
     return original, zeroed
 
   def _decode(self, images, model, batch_size):
-    """Decoded images with the first `k` levels zeroed, float64 pixel units."""
-    decoded = np.empty(images.shape, np.float64)
-    for start, _, zeroed in self._batches(images, model, batch_size):
-      pixels = np.asarray(model.decode(zeroed), np.float64)
-      decoded[start:start + pixels.shape[0]] = pixels
-    return decoded
+    """Decoded images with the first `k` levels zeroed, float64 pixel units.
+
+    Reuses the previous call's result when model, weights, images and `k`
+    are the same (a copy, so callers may modify it).
+    """
+    key = _decode_key(model, images, self._k)
+    if key not in _last_decode:
+      decoded = np.empty(images.shape, np.float64)
+      for start, _, zeroed in self._batches(images, model, batch_size):
+        pixels = np.asarray(model.decode(zeroed), np.float64)
+        decoded[start:start + pixels.shape[0]] = pixels
+      _last_decode.clear()
+      _last_decode[key] = decoded
+    return _last_decode[key].copy()
 
   def transform(self, images, *, seed=0, indices=None, model=None,
                 batch_size=256):
