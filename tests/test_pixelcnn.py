@@ -53,21 +53,42 @@ def _masks_hold(model):
              for v in _constrained(model))
 
 
-def test_probabilities_of_all_images_sum_to_one(two_bit):
-  total = lambda: np.exp(  # noqa: E731
-      two_bit.log_prob(_all_two_bit_images()).numpy().astype(np.float64)).sum()
-  np.testing.assert_allclose(total(), 1., atol=1e-4)
+def _total_probability(model):
+  return np.exp(model.log_prob(_all_two_bit_images()).numpy().astype(
+      np.float64)).sum()
 
-  # TFP's masks are Keras kernel constraints: break them and the model is
-  # no longer normalised; `apply_kernel_masks` restores causality.
+
+def test_probabilities_of_all_images_sum_to_one(two_bit):
+  np.testing.assert_allclose(_total_probability(two_bit), 1., atol=1e-4)
+
+
+def test_tfp_masks_are_constraints_and_apply_kernel_masks_restores_them():
+  # TFP's masks are Keras kernel constraints: break them and TFP's full
+  # convolutions see later pixels, so the model is no longer normalised;
+  # `apply_kernel_masks` restores causality.
+  model = PixelCNN(image_shape=(2, 2, 1), num_hierarchies=1, n_bits=2,
+                   seed=3, conv_implementation='reference', **_TINY)
+  np.testing.assert_allclose(_total_probability(model), 1., atol=1e-4)
   rng = np.random.default_rng(0)
-  for v in two_bit.trainable_variables:
+  for v in model.trainable_variables:
     v.assign(v + 0.3 * rng.standard_normal(v.shape).astype(np.float32))
-  assert not _masks_hold(two_bit)
-  assert abs(total() - 1.) > 1e-3
-  two_bit.apply_kernel_masks()
-  assert _masks_hold(two_bit)
-  np.testing.assert_allclose(total(), 1., atol=1e-4)
+  assert not _masks_hold(model)
+  assert abs(_total_probability(model) - 1.) > 1e-3
+  model.apply_kernel_masks()
+  assert _masks_hold(model)
+  np.testing.assert_allclose(_total_probability(model), 1., atol=1e-4)
+
+
+def test_fast_convolutions_are_causal_even_with_broken_masks():
+  # The default convolutions read only the masks' live taps, so causality no
+  # longer depends on the masked weights being zero.
+  model = PixelCNN(image_shape=(2, 2, 1), num_hierarchies=1, n_bits=2,
+                   seed=3, **_TINY)
+  rng = np.random.default_rng(0)
+  for v in model.trainable_variables:
+    v.assign(v + 0.3 * rng.standard_normal(v.shape).astype(np.float32))
+  assert not _masks_hold(model)
+  np.testing.assert_allclose(_total_probability(model), 1., atol=1e-4)
 
 
 def test_network_output_at_a_pixel_ignores_it_and_all_later_pixels(eight_bit):

@@ -18,8 +18,16 @@ implementation shape this wrapper (both checked in `tests/test_pixelcnn.py`):
   construction, so right after it the variables hold their initial values
   (for `trainable_variables`, optimizers and checkpoints) and every later
   call, compiled or not, is a plain forward pass.
+
+Speed (`conv_implementation='fast'`, the default): the masked kernels are
+mostly zeros (a 3x3 causal kernel has 6 or 4 live taps, a 4x4 stride-2 one 6
+or 4 of 16), so the network is built with `masked_conv.BoxConv2D`, which
+convolves only each mask's bounding box. Same variables and checkpoints,
+same values up to float rounding; `'reference'` keeps TF's full
+convolutions.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -31,6 +39,7 @@ from tfp_flows.bijectors import _shapes
 from tfp_flows.models import base
 from tfp_flows.models import compiled
 from tfp_flows.models import discrete
+from tfp_flows.models import masked_conv
 
 __all__ = ['PixelCNN']
 
@@ -83,7 +92,8 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
 
   def __init__(self, image_shape=(28, 28, 1), num_resnet=2, num_hierarchies=2,
                num_filters=64, num_logistic_mix=5, dropout_p=0.5,
-               use_weight_norm=True, n_bits=8, seed=0, name='pixelcnn'):
+               use_weight_norm=True, n_bits=8, seed=0,
+               conv_implementation='fast', name='pixelcnn'):
     """Builds the network, masks its kernels and initialises weight norm.
 
     Must run eagerly (it initialises weight normalisation with a call).
@@ -106,6 +116,9 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
       n_bits: Python `int` bits per subpixel, in `[1, 16]`. Default value: `8`.
       seed: Python `int`, seeds the initial kernels (Glorot uniform, as
         Keras would draw them). Default value: `0`.
+      conv_implementation: `'fast'` (masked convolutions on their live taps
+        only) or `'reference'` (TF's full convolutions); see the module
+        docstring. Default value: `'fast'`.
       name: Python `str`. Default value: `'pixelcnn'`.
 
     Raises:
@@ -126,6 +139,9 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     bins = discrete.num_bins(n_bits)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
       raise ValueError(f'`seed` must be an integer; got {seed!r}.')
+    if conv_implementation not in ('fast', 'reference'):
+      raise ValueError("`conv_implementation` must be 'fast' or 'reference'; "
+                       f'got {conv_implementation!r}.')
     if not isinstance(name, str) or not name:
       raise ValueError(f'`name` must be a non-empty string; got {name!r}.')
     # The U-net halves H and W (with 'same' padding) num_hierarchies - 1
@@ -148,23 +164,27 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
         num_hierarchies=num_hierarchies, num_filters=num_filters,
         num_logistic_mix=num_logistic_mix, dropout_p=float(dropout_p),
         use_weight_norm=use_weight_norm, n_bits=n_bits, seed=int(seed))
-    with self.name_scope:
-      self.distribution = tfd.PixelCNN(
-          image_shape=image_shape, num_resnet=num_resnet,
-          num_hierarchies=num_hierarchies, num_filters=num_filters,
-          num_logistic_mix=num_logistic_mix, dropout_p=float(dropout_p),
-          use_weight_norm=use_weight_norm,
-          # Data-dependent init would run on the dummy batch below (zeros
-          # give zero variance and a huge gain); with it off, weight norm
-          # starts at g = |v|, i.e. at the (masked) Glorot kernels.
-          use_data_init=False,
-          high=self._bins - 1, low=0, dtype=self._dtype,
-          name='pixelcnn_distribution')
-    self._seed_kernels(int(seed))
-    # Before the first call: weight norm then sets g = |v| of masked kernels.
-    self.apply_kernel_masks()
-    self.distribution.log_prob(
-        tf.zeros([1] + image_shape, self._dtype), training=False)
+    building = (masked_conv.box_convolutions() if conv_implementation == 'fast'
+                else contextlib.nullcontext())
+    # The network's layers are created and first traced in here.
+    with building:
+      with self.name_scope:
+        self.distribution = tfd.PixelCNN(
+            image_shape=image_shape, num_resnet=num_resnet,
+            num_hierarchies=num_hierarchies, num_filters=num_filters,
+            num_logistic_mix=num_logistic_mix, dropout_p=float(dropout_p),
+            use_weight_norm=use_weight_norm,
+            # Data-dependent init would run on the dummy batch below (zeros
+            # give zero variance and a huge gain); with it off, weight norm
+            # starts at g = |v|, i.e. at the (masked) Glorot kernels.
+            use_data_init=False,
+            high=self._bins - 1, low=0, dtype=self._dtype,
+            name='pixelcnn_distribution')
+      self._seed_kernels(int(seed))
+      # Before the first call: weight norm then sets g = |v| of masked kernels.
+      self.apply_kernel_masks()
+      self.distribution.log_prob(
+          tf.zeros([1] + image_shape, self._dtype), training=False)
     self._compiled = compiled.BatchedFunctions(self._dtype)
 
   # -- Interface properties -------------------------------------------------
