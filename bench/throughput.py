@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Throughput of tfp_flows' Glow against `tfp.bijectors.Glow`, in one process.
+"""Throughput of tfp_flows' models against their TFP peers, in one process.
 
-Variants (28x28x1, 2 levels x 16 steps, coupling width 128):
+Variants (28x28x1). Glow: 2 levels x 16 steps, coupling width 128:
 
 * `ours_affine`   - `tfp_flows.models.Glow(coupling='affine')`
 * `ours_additive` - `tfp_flows.models.Glow(coupling='additive')`
@@ -10,6 +10,14 @@ Variants (28x28x1, 2 levels x 16 steps, coupling width 128):
   `Sample(Normal(0, 1), [784])` base (TFP's Glow maps a rank-1 latent to the
   image), with the default `grab_after_block` (half the channels exit after
   the first level, none after the last), which matches our factor-out.
+
+PixelCNN (num_resnet=2, num_hierarchies=2, num_filters=64,
+num_logistic_mix=5, dropout 0.5; the size in shared/PERFORMANCE-NOTES.md):
+
+* `ours_pixelcnn` - `tfp_flows.models.PixelCNN`, trained through
+  `make_train_step` (dropout on), evaluated through `log_prob`.
+* `tfd_pixelcnn`  - a bare `tfd.PixelCNN` of the same size, trained and
+  evaluated by equivalent `tf.function`s (`training=True` / `False`).
 
 For each variant, on real FashionMNIST training images:
 
@@ -78,7 +86,15 @@ TRAIN_BATCH = 64
 EVAL_BATCH = 256
 INIT_BATCH = 512
 LEARNING_RATE = 1e-3
-VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow')
+PIXELCNN = dict(num_resnet=2, num_hierarchies=2, num_filters=64,
+                num_logistic_mix=5, dropout_p=0.5)
+VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow', 'ours_pixelcnn',
+            'tfd_pixelcnn')
+# (ours, peer) pairs whose img/s ratios are reported, and the peer's short
+# name in the ratio keys (`train_ours_affine_vs_tfp`, as in earlier results).
+PEER_TAGS = {'tfp_glow': 'tfp', 'tfd_pixelcnn': 'tfd'}
+PAIRS = (('ours_affine', 'tfp_glow'), ('ours_additive', 'tfp_glow'),
+         ('ours_pixelcnn', 'tfd_pixelcnn'))
 DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                               'results', 'throughput.json')
 
@@ -281,6 +297,59 @@ def build_tfp_glow(name, init_images):
   return v
 
 
+def build_ours_pixelcnn(name):
+  v = Variant(name)
+  start = time.perf_counter()
+  model = models.PixelCNN(image_shape=IMAGE_SHAPE, **PIXELCNN)
+  v.stats['init_s'] = time.perf_counter() - start
+  v.params = count_params(model.trainable_variables)
+  step = make_train_step(model, tf_keras.optimizers.Adam(LEARNING_RATE))
+  v.train = lambda images, seed: step(images, seed)[0]
+  v.eval = lambda images: model.log_prob(images)
+  v.log_prob_unchecked = model.log_prob_unchecked
+  v.model = model
+  return v
+
+
+def build_tfd_pixelcnn(name):
+  """A bare `tfd.PixelCNN` of the same size, trained and evaluated like ours."""
+  v = Variant(name)
+  start = time.perf_counter()
+  dist = tfd.PixelCNN(image_shape=IMAGE_SHAPE, high=2 ** N_BITS - 1, low=0,
+                      **PIXELCNN)
+  dist.log_prob(tf.zeros([1, *IMAGE_SHAPE]), training=False)  # builds it
+  v.stats['init_s'] = time.perf_counter() - start
+  variables = dist.trainable_variables
+  v.params = count_params(variables)
+  optimizer = tf_keras.optimizers.Adam(LEARNING_RATE)
+  spec = tf.TensorSpec([None, *IMAGE_SHAPE], tf.uint8)
+
+  def log_prob_unchecked(images, seed, training=False):
+    del seed  # exact likelihood
+    return dist.log_prob(tf.cast(images, tf.float32), training=training)
+
+  # Mirrors tfp_flows.training.make_train_step: mean bits/dim, global norm;
+  # the tf_keras optimizer applies the kernels' mask constraints.
+  @tf.function(input_signature=[spec, tf.TensorSpec([2], tf.int32)],
+               autograph=False)
+  def train_step(images, seed):
+    with tf.GradientTape() as tape:
+      log_p = log_prob_unchecked(images, seed, training=True)
+      loss = tf.reduce_mean(discrete.bits_per_dim(log_p, NUM_SUBPIXELS))
+    grads = tape.gradient(loss, variables)
+    grad_norm = tf.linalg.global_norm(grads)
+    optimizer.apply_gradients(zip(grads, variables))
+    return loss, grad_norm
+
+  eval_fn = tf.function(lambda images: log_prob_unchecked(images, None),
+                        input_signature=[spec], autograph=False)
+  v.train = lambda images, seed: train_step(images, seed)[0]
+  v.eval = eval_fn
+  v.log_prob_unchecked = log_prob_unchecked
+  v.dist = dist
+  return v
+
+
 def build(name, init_images):
   if name == 'ours_affine':
     return build_ours(name, 'affine', init_images)
@@ -288,6 +357,10 @@ def build(name, init_images):
     return build_ours(name, 'additive', init_images)
   if name == 'tfp_glow':
     return build_tfp_glow(name, init_images)
+  if name == 'ours_pixelcnn':
+    return build_ours_pixelcnn(name)
+  if name == 'tfd_pixelcnn':
+    return build_tfd_pixelcnn(name)
   raise ValueError(f'unknown variant {name!r}')
 
 
@@ -572,22 +645,21 @@ def main(argv=None):
     ))
   by_name = {r['name']: r for r in results}
   ratios = {}
-  if 'tfp_glow' in by_name:
-    base = by_name['tfp_glow']
-    for ours in ('ours_affine', 'ours_additive'):
-      if ours in by_name:
-        ratios[f'train_{ours}_vs_tfp'] = (by_name[ours]['train_img_s']
-                                          / base['train_img_s'])
-        ratios[f'eval_{ours}_vs_tfp'] = (by_name[ours]['eval_img_s']
-                                         / base['eval_img_s'])
-        # Per-round ratios (same round, adjacent in time): less noisy.
-        ratios[f'train_{ours}_vs_tfp_per_round_median'] = statistics.median(
-            a / b for a, b in zip(by_name[ours]['train_img_s_rounds'],
-                                  base['train_img_s_rounds']))
-        ratios[f'eval_{ours}_vs_tfp_per_round_median'] = statistics.median(
-            a / b for a, b in zip(by_name[ours]['eval_img_s_rounds'],
-                                  base['eval_img_s_rounds']))
-        ratios[f'params_{ours}_vs_tfp'] = by_name[ours]['params'] / base['params']
+  for ours, peer in PAIRS:
+    if ours not in by_name or peer not in by_name:
+      continue
+    mine, base = by_name[ours], by_name[peer]
+    tag = f'{ours}_vs_{PEER_TAGS[peer]}'
+    ratios[f'train_{tag}'] = mine['train_img_s'] / base['train_img_s']
+    ratios[f'eval_{tag}'] = mine['eval_img_s'] / base['eval_img_s']
+    # Per-round ratios (same round, adjacent in time): less noisy.
+    ratios[f'train_{tag}_per_round_median'] = statistics.median(
+        a / b for a, b in zip(mine['train_img_s_rounds'],
+                              base['train_img_s_rounds']))
+    ratios[f'eval_{tag}_per_round_median'] = statistics.median(
+        a / b for a, b in zip(mine['eval_img_s_rounds'],
+                              base['eval_img_s_rounds']))
+    ratios[f'params_{tag}'] = mine['params'] / base['params']
 
   out = dict(
       timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -623,7 +695,7 @@ def main(argv=None):
           package_sources_sha256=digest_at_start,
           package_edited_during_run=package_digest() != digest_at_start,
           num_levels=NUM_LEVELS, num_steps_per_level=NUM_STEPS,
-          hidden_channels=HIDDEN, train_batch=TRAIN_BATCH,
+          hidden_channels=HIDDEN, pixelcnn=PIXELCNN, train_batch=TRAIN_BATCH,
           eval_batch=EVAL_BATCH, init_batch=INIT_BATCH,
           learning_rate=LEARNING_RATE, data='fashion_mnist/train',
           max_other_cpu=args.max_other_cpu, max_retries=args.max_retries,
@@ -676,16 +748,16 @@ def print_table(out):
         f'{pk:>11} {("nan" if bpd is None else f"{bpd:.2f}"):>9}')
   log('(* train FLOPs estimated as 3x the counted log_prob FLOPs)')
   if out['ratios']:
-    log('\nRatios ours / tfp_glow (median img/s; per-round median in brackets):')
-    for ours in ('ours_affine', 'ours_additive'):
-      k = f'train_{ours}_vs_tfp'
-      if k in out['ratios']:
-        rt = out['ratios']
-        log(f'  {ours:<14} train {rt[k]:.2f}x '
-            f'[{rt[k + "_per_round_median"]:.2f}x]   eval '
-            f'{rt[f"eval_{ours}_vs_tfp"]:.2f}x '
-            f'[{rt[f"eval_{ours}_vs_tfp_per_round_median"]:.2f}x]   params '
-            f'{rt[f"params_{ours}_vs_tfp"]:.3f}x')
+    log('\nRatios ours / peer (median img/s; per-round median in brackets):')
+    rt = out['ratios']
+    for ours, peer in PAIRS:
+      k = f'{ours}_vs_{PEER_TAGS[peer]}'
+      if f'train_{k}' in rt:
+        log(f'  {ours:<14} / {peer:<13} train {rt["train_" + k]:.2f}x '
+            f'[{rt["train_" + k + "_per_round_median"]:.2f}x]   eval '
+            f'{rt["eval_" + k]:.2f}x '
+            f'[{rt["eval_" + k + "_per_round_median"]:.2f}x]   params '
+            f'{rt["params_" + k]:.3f}x')
   log('\nLosses (bits/dim): initial eval / initial train step / last train step')
   for r in out['variants']:
     log(f'  {r["name"]:<14} {r["initial_bpd_eval"]} / {r["initial_bpd_train"]}'
