@@ -72,6 +72,7 @@ from tfp_flows import data  # noqa: E402
 from tfp_flows import models  # noqa: E402
 from tfp_flows.models import discrete  # noqa: E402
 from tfp_flows.training import make_train_step  # noqa: E402
+from tfp_flows.training.optimizers import make_optimizer  # noqa: E402
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -86,6 +87,9 @@ TRAIN_BATCH = 64
 EVAL_BATCH = 256
 INIT_BATCH = 512
 LEARNING_RATE = 1e-3
+# Linear warm-up, as the research configs use: without it the first Adam
+# steps throw the additive Glow far off (docs/PERFORMANCE.md, Observations).
+WARMUP_STEPS = 20
 PIXELCNN = dict(num_resnet=2, num_hierarchies=2, num_filters=64,
                 num_logistic_mix=5, dropout_p=0.5)
 VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow', 'ours_pixelcnn',
@@ -225,7 +229,7 @@ def build_ours(name, coupling, init_images):
   start = time.perf_counter()
   model.initialize(init_images)            # ActNorm data-dependent init (eager)
   v.stats['init_s'] = time.perf_counter() - start
-  step = make_train_step(model, tf_keras.optimizers.Adam(LEARNING_RATE))
+  step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS))
   v.train = lambda images, seed: step(images, seed)[0]
   v.eval = lambda images: model.log_prob(images, seed=0)
   v.log_prob_unchecked = model.log_prob_unchecked
@@ -261,7 +265,7 @@ def build_tfp_glow(name, init_images):
 
   variables = dist.trainable_variables
   v.params = count_params(variables)
-  optimizer = tf_keras.optimizers.Adam(LEARNING_RATE)
+  optimizer = make_optimizer(LEARNING_RATE, WARMUP_STEPS)
   # The batch size is part of the signature: with a `None` batch dimension
   # tracing fails inside TFP's Reshape bijector (int32 batch shape concatenated
   # with the int64 event shape `Expand` builds from numpy: "Tensors in list
@@ -303,7 +307,7 @@ def build_ours_pixelcnn(name):
   model = models.PixelCNN(image_shape=IMAGE_SHAPE, **PIXELCNN)
   v.stats['init_s'] = time.perf_counter() - start
   v.params = count_params(model.trainable_variables)
-  step = make_train_step(model, tf_keras.optimizers.Adam(LEARNING_RATE))
+  step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS))
   v.train = lambda images, seed: step(images, seed)[0]
   v.eval = lambda images: model.log_prob(images)
   v.log_prob_unchecked = model.log_prob_unchecked
@@ -321,7 +325,7 @@ def build_tfd_pixelcnn(name):
   v.stats['init_s'] = time.perf_counter() - start
   variables = dist.trainable_variables
   v.params = count_params(variables)
-  optimizer = tf_keras.optimizers.Adam(LEARNING_RATE)
+  optimizer = make_optimizer(LEARNING_RATE, WARMUP_STEPS)
   spec = tf.TensorSpec([None, *IMAGE_SHAPE], tf.uint8)
 
   def log_prob_unchecked(images, seed, training=False):
@@ -592,6 +596,14 @@ def main(argv=None):
       log('  WARNING: other processes were busy during this round (retries '
           'used up); its numbers are skewed, ratios within it less so')
 
+  # Likelihood after the same training (same batches, same number of Adam
+  # steps for every variant), on the batch that gave the initial bits/dim:
+  # speed must not be bought with a worse model.
+  for v in variants:
+    v.stats['final_bpd_eval'] = bits_per_dim(v.eval(first_eval))
+    log(f'[{v.name}] bits/dim after training: '
+        f'{v.stats["final_bpd_eval"]:.3f} (eval batch)')
+
   gflops_after = matmul_gflops()
   matmul_rounds.append(gflops_after)
   log(f'\nfloat32 matmul after the rounds: {gflops_after:.1f} GFLOP/s')
@@ -639,6 +651,7 @@ def main(argv=None):
         flops_error=v.stats.get('flops_error'),
         initial_bpd_eval=finite_or_none(v.stats['initial_bpd_eval']),
         initial_bpd_train=finite_or_none(v.stats['initial_bpd_train']),
+        final_bpd_eval=finite_or_none(v.stats['final_bpd_eval']),
         last_train_loss_bpd=finite_or_none(ls[-1]) if ls else None,
         nonfinite_train_losses=int(sum(not math.isfinite(x) for x in ls)),
         train_steps_taken=3 + len(ls),
@@ -697,7 +710,8 @@ def main(argv=None):
           num_levels=NUM_LEVELS, num_steps_per_level=NUM_STEPS,
           hidden_channels=HIDDEN, pixelcnn=PIXELCNN, train_batch=TRAIN_BATCH,
           eval_batch=EVAL_BATCH, init_batch=INIT_BATCH,
-          learning_rate=LEARNING_RATE, data='fashion_mnist/train',
+          learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS,
+          data='fashion_mnist/train',
           max_other_cpu=args.max_other_cpu, max_retries=args.max_retries,
           notes=('train FLOPs are estimated as 3x the profiler-counted '
                  'log_prob FLOPs; fractions of peak use the median of the '
@@ -758,11 +772,12 @@ def print_table(out):
             f'{rt["eval_" + k]:.2f}x '
             f'[{rt["eval_" + k + "_per_round_median"]:.2f}x]   params '
             f'{rt["params_" + k]:.3f}x')
-  log('\nLosses (bits/dim): initial eval / initial train step / last train step')
+  log('\nLosses (bits/dim): initial eval / initial train step / last train '
+      'step / eval after training')
   for r in out['variants']:
     log(f'  {r["name"]:<14} {r["initial_bpd_eval"]} / {r["initial_bpd_train"]}'
-        f' / {r["last_train_loss_bpd"]}  (non-finite train losses: '
-        f'{r["nonfinite_train_losses"]})')
+        f' / {r["last_train_loss_bpd"]} / {r.get("final_bpd_eval")}  '
+        f'(non-finite train losses: {r["nonfinite_train_losses"]})')
 
 
 if __name__ == '__main__':
