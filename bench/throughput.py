@@ -19,6 +19,10 @@ num_logistic_mix=5, dropout 0.5; the size in shared/PERFORMANCE-NOTES.md):
 * `tfd_pixelcnn`  - a bare `tfd.PixelCNN` of the same size, trained and
   evaluated by equivalent `tf.function`s (`training=True` / `False`).
 
+Not run by default: `ours_affine_reference` and `ours_pixelcnn_reference`,
+ours with `conv_implementation='reference'` (TF's plain convolutions), to
+measure what the fast convolution paths buy within one run.
+
 For each variant, on real FashionMNIST training images:
 
 * training-step images/s at batch 64 (one Adam step on the mean bits/dim of
@@ -92,13 +96,21 @@ LEARNING_RATE = 1e-3
 WARMUP_STEPS = 20
 PIXELCNN = dict(num_resnet=2, num_hierarchies=2, num_filters=64,
                 num_logistic_mix=5, dropout_p=0.5)
-VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow', 'ours_pixelcnn',
-            'tfd_pixelcnn')
+DEFAULT_VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow',
+                    'ours_pixelcnn', 'tfd_pixelcnn')
+# Also available: ours with TF's plain convolutions (conv_implementation=
+# 'reference'), to measure what the fast convolution paths buy.
+VARIANTS = DEFAULT_VARIANTS + ('ours_affine_reference',
+                               'ours_pixelcnn_reference')
 # (ours, peer) pairs whose img/s ratios are reported, and the peer's short
 # name in the ratio keys (`train_ours_affine_vs_tfp`, as in earlier results).
-PEER_TAGS = {'tfp_glow': 'tfp', 'tfd_pixelcnn': 'tfd'}
+PEER_TAGS = {'tfp_glow': 'tfp', 'tfd_pixelcnn': 'tfd',
+             'ours_affine_reference': 'reference',
+             'ours_pixelcnn_reference': 'reference'}
 PAIRS = (('ours_affine', 'tfp_glow'), ('ours_additive', 'tfp_glow'),
-         ('ours_pixelcnn', 'tfd_pixelcnn'))
+         ('ours_pixelcnn', 'tfd_pixelcnn'),
+         ('ours_affine', 'ours_affine_reference'),
+         ('ours_pixelcnn', 'ours_pixelcnn_reference'))
 DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                               'results', 'throughput.json')
 
@@ -220,11 +232,12 @@ class Variant:
     self.stats = {}
 
 
-def build_ours(name, coupling, init_images):
+def build_ours(name, coupling, init_images, conv_implementation='fast'):
   v = Variant(name)
   model = models.Glow(image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS,
                       num_steps_per_level=NUM_STEPS, hidden_channels=HIDDEN,
-                      coupling=coupling)
+                      coupling=coupling,
+                      conv_implementation=conv_implementation)
   v.params = count_params(model.trainable_variables)
   start = time.perf_counter()
   model.initialize(init_images)            # ActNorm data-dependent init (eager)
@@ -301,10 +314,11 @@ def build_tfp_glow(name, init_images):
   return v
 
 
-def build_ours_pixelcnn(name):
+def build_ours_pixelcnn(name, conv_implementation='fast'):
   v = Variant(name)
   start = time.perf_counter()
-  model = models.PixelCNN(image_shape=IMAGE_SHAPE, **PIXELCNN)
+  model = models.PixelCNN(image_shape=IMAGE_SHAPE,
+                          conv_implementation=conv_implementation, **PIXELCNN)
   v.stats['init_s'] = time.perf_counter() - start
   v.params = count_params(model.trainable_variables)
   step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS))
@@ -361,8 +375,12 @@ def build(name, init_images):
     return build_ours(name, 'additive', init_images)
   if name == 'tfp_glow':
     return build_tfp_glow(name, init_images)
+  if name == 'ours_affine_reference':
+    return build_ours(name, 'affine', init_images, 'reference')
   if name == 'ours_pixelcnn':
     return build_ours_pixelcnn(name)
+  if name == 'ours_pixelcnn_reference':
+    return build_ours_pixelcnn(name, 'reference')
   if name == 'tfd_pixelcnn':
     return build_tfd_pixelcnn(name)
   raise ValueError(f'unknown variant {name!r}')
@@ -460,7 +478,7 @@ def parse_args(argv=None):
                       'default 10')
   p.add_argument('--quick', action='store_true',
                  help='smoke run: --rounds 2 --steps 3')
-  p.add_argument('--variants', default=','.join(VARIANTS),
+  p.add_argument('--variants', default=','.join(DEFAULT_VARIANTS),
                  help=f'comma-separated subset of {",".join(VARIANTS)}')
   p.add_argument('--output', default=DEFAULT_OUTPUT,
                  help='JSON results path (default bench/results/throughput.json)')
