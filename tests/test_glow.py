@@ -232,3 +232,17 @@ def test_tiny_glow_trained_100_steps_on_fashion_mnist_improves(fashion_test):
   assert np.all(np.isfinite(result['losses']))
   # Measured: ~8.3 -> ~5.5 bits/dim; demand a clear improvement.
   assert after < before - 0.5, (before, after)
+
+
+@pytest.mark.parametrize('pad_to', [None, 16])
+def test_log_density_and_latents_is_one_pass_of_both(pad_to):
+  model = _perturb(_tiny_glow(pad_to=pad_to))
+  x = _random_images((3, 8, 8, 1), seed=4)
+  y = (x.astype(np.float32) + 0.5) / 256
+  log_density, latents = model.log_density_and_latents(y)
+  np.testing.assert_allclose(log_density.numpy(),
+                             model.log_density(y).numpy(), rtol=1e-5)
+  assert [list(z.shape[1:]) for z in latents] == model.latent_shapes
+  if pad_to is None:  # then these are the bin centres' latents
+    for got, want in zip(latents, model.encode(x, dequantize=False)):
+      np.testing.assert_allclose(got.numpy(), np.asarray(want), atol=1e-5)

@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 from tfp_flows import analysis
+from tfp_flows import data
 from tfp_flows import sits
 from tfp_flows.analysis import entry
 from tfp_flows.analysis import per_image
 from tfp_flows.analysis import sampling
+from tfp_flows.analysis import scoring
 from tfp_flows.analysis import study_summary
 from tfp_flows.models import Glow
 from tfp_flows.models import PixelCNN
+from tfp_flows.sits import zero_latents
 from tfp_flows.training import trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -264,3 +267,31 @@ def test_failed_images_are_reported_not_scored(glow_dir, tmp_path):
   assert all(r['count'] == 5 for r in failing)
   assert all(np.isfinite(r['delta']['mean']) for r in failing)
   assert '(5 failed)' in (tmp_path / 'report.md').read_text()
+
+
+def test_zero_latents_reuse_the_clean_scoring_latents(glow_dir, tmp_path,
+                                                      monkeypatch):
+  # The clean continuous scoring already maps every bin centre to its
+  # latents; ZeroLatents takes them instead of encoding the images again.
+  encodes = []
+  original = Glow.encode
+  monkeypatch.setattr(Glow, 'encode', lambda self, *a, **k: encodes.append(
+      1) or original(self, *a, **k))
+  sit = sits.ZeroLatents(1, 'continuous')
+  entry.analyze_sits([glow_dir], str(tmp_path), num_images=16, sits=[sit],
+                     datasets=['mnist'], num_bootstrap=50, verbose=False,
+                     write_figures=False, write_tensorboard=False)
+  assert not encodes
+  # Same numbers as ZeroLatents encoding the images itself.
+  table = per_image.read_csv(os.path.join(str(tmp_path), 'per_image.csv'))
+  model = entry.load_study_models([glow_dir])[0].model
+  for dataset in ('fashion_mnist', 'mnist'):
+    rows = (table['dataset'] == dataset) & (table['sit'] == sit.name)
+    assert rows.sum() == 16
+    images, _ = data.load(dataset, 'test')
+    images = images[table['index'][rows].astype(int)]
+    zero_latents._last_decode.clear()  # pylint: disable=protected-access
+    out, _ = sit.transform(images, model=model)
+    bpd, _ = scoring.continuous_bits_per_dim(model, out)
+    np.testing.assert_allclose(table['bpd_after'][rows], bpd, rtol=1e-5)
+  assert encodes

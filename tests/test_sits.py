@@ -16,6 +16,7 @@ from tfp_flows import data
 from tfp_flows import sits
 from tfp_flows.models import Glow
 from tfp_flows.models import PixelCNN
+from tfp_flows.sits import zero_latents
 
 
 def _random_images(shape, seed=0, low=0, high=256):
@@ -555,3 +556,17 @@ def test_every_default_sit_on_real_images(real_images, glow):
     # Continuous noise of eps = 0.001 moves pixels by ~0.26 grey levels.
     if sit.name.startswith('noise_'):
       assert change['mean_abs'].max() < 1, sit.name
+
+
+def test_zero_latents_takes_precomputed_centre_latents(glow):
+  x = _random_images((4, 8, 8, 1), seed=9)
+  sit = sits.ZeroLatents(1, 'continuous')
+  zero_latents._last_decode.clear()  # pylint: disable=protected-access
+  want, _ = sit.transform(x, model=glow)
+  latents = [np.asarray(z) for z in glow.encode(x, dequantize=False)]
+  zero_latents._last_decode.clear()  # pylint: disable=protected-access
+  got, valid = sit.transform(x, model=glow, centre_latents=latents)
+  assert valid.all()
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  with pytest.raises(ValueError, match='centre_latents.*shapes'):
+    sit.transform(x, model=glow, centre_latents=[z[:2] for z in latents])

@@ -36,7 +36,8 @@ def density_allows_any_real(model):
   return hasattr(model, 'encode')
 
 
-def continuous_bits_per_dim(model, y, batch_size=256, progress=None):
+def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
+                            return_latents=False):
   """Bits/dim of continuous images under `model.log_density`, in batches.
 
   Args:
@@ -44,34 +45,52 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None):
     y: float array `[N, H, W, C]` on the `[0, 1]` scale.
     batch_size: Python `int` images per call.
     progress: optional callable `(done, total)` called after each batch.
+    return_latents: Python `bool`: also return the latents the flow maps `y`
+      to, from the same pass (`model.log_density_and_latents`, Glow only).
 
   Returns:
     `(bits_per_dim, clipped_fraction)`: float64 arrays `[N]`; the second is
     the fraction of each image's subpixels clipped into `[0, 1]` (always 0
-    for models whose density covers all reals).
+    for models whose density covers all reals). With `return_latents`, a
+    third element: the list of float32 arrays `[N, h_l, w_l, c_l]`, finest
+    level first.
   """
   if not isinstance(batch_size, int) or batch_size <= 0:
     raise ValueError(f'`batch_size` must be a positive integer; got '
                      f'{batch_size!r}.')
+  if return_latents and not hasattr(model, 'log_density_and_latents'):
+    raise TypeError(f'{type(model).__name__} has no latents to return.')
   y = np.asarray(y, np.float32)
   if not np.isfinite(y).all():
     raise ValueError('Continuous images contain NaN or infinite values.')
   n = len(y)
   bpd = np.empty(n, np.float64)
   clipped = np.zeros(n, np.float64)
+  latents = None
   model_subpixels = getattr(model, 'num_model_subpixels', model.num_subpixels)
   offset = model_subpixels * model.n_bits * math.log(2.)
   any_real = density_allows_any_real(model)
   for start in range(0, n, batch_size):
     batch = y[start:start + batch_size]
+    stop = start + len(batch)
     if not any_real:
       outside = (batch < 0.) | (batch > 1.)
-      clipped[start:start + len(batch)] = outside.reshape(
-          len(batch), -1).mean(axis=1)
+      clipped[start:stop] = outside.reshape(len(batch), -1).mean(axis=1)
       batch = np.clip(batch, 0., 1.)
-    log_density = np.asarray(model.log_density(batch), np.float64)
-    bpd[start:start + len(batch)] = np.asarray(discrete.bits_per_dim(
+    if return_latents:
+      log_density, batch_latents = model.log_density_and_latents(batch)
+      if latents is None:
+        latents = [np.empty((n,) + tuple(z.shape[1:]), np.float32)
+                   for z in batch_latents]
+      for level, z in enumerate(batch_latents):
+        latents[level][start:stop] = np.asarray(z)
+    else:
+      log_density = model.log_density(batch)
+    log_density = np.asarray(log_density, np.float64)
+    bpd[start:stop] = np.asarray(discrete.bits_per_dim(
         log_density - offset, model.num_subpixels), np.float64)
     if progress is not None:
-      progress(start + len(batch), n)
+      progress(stop, n)
+  if return_latents:
+    return bpd, clipped, latents
   return bpd, clipped

@@ -132,6 +132,19 @@ def _continuous_offset(sit):
   return getattr(sit, 'offset', sits_lib.CONTINUOUS_OFFSET)
 
 
+def _shares_centre_latents(model, model_sits):
+  """Whether the clean continuous scoring should keep the flow's latents.
+
+  `ZeroLatents` encodes each image's bin centre `(x + 0.5) / 256`, which is
+  exactly the clean continuous image, so an unpadded Glow's clean scoring
+  can hand its latents over and save ZeroLatents a pass through the flow.
+  """
+  return (hasattr(model, 'log_density_and_latents') and
+          getattr(model, 'pad_to', None) is None and
+          sits_lib.CONTINUOUS_OFFSET == 0.5 and
+          any(isinstance(s, sits_lib.ZeroLatents) for s in model_sits))
+
+
 def _to_grey(images, sit):
   """SIT output -> grey levels (uint8 or float32) for the classifier."""
   if sit.kind == 'discrete':
@@ -282,6 +295,11 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
                         clean_classes, 0)
 
     before_continuous = {}
+    # Latents of the clean bin centres, kept from the clean continuous
+    # scoring for ZeroLatents (not cached on disk: after a resumed run
+    # ZeroLatents encodes the images itself).
+    centre_latents = {}
+    share_latents = _shares_centre_latents(m.model, model_sits)
     # One clean continuous reference per bin offset the SITs use (the
     # presets all use the bin centre).
     for offset in sorted({_continuous_offset(s) for s in model_sits
@@ -290,11 +308,14 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
 
       def clean_continuous(offset=offset):
         tick = time.perf_counter()
-        bpd, clipped = scoring.continuous_bits_per_dim(
+        keep = share_latents and offset == sits_lib.CONTINUOUS_OFFSET
+        result = scoring.continuous_bits_per_dim(
             m.model, sits_lib.to_continuous(images, offset), batch_size,
-            progress=tracker())
+            progress=tracker(), return_latents=keep)
         timings['model_seconds'] += time.perf_counter() - tick
-        return dict(bpd=bpd, clipped=clipped)
+        if keep:
+          centre_latents['latents'] = result[2]
+        return dict(bpd=result[0], clipped=result[1])
       key = 'clean_continuous' + (
           '' if offset == sits_lib.CONTINUOUS_OFFSET else f'_offset{offset:g}')
       before_continuous[offset] = scored(
@@ -310,9 +331,12 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
         """The SIT's output and validity, computed once per SIT."""
         if 'out' not in transformed:
           tick = time.perf_counter()
+          extra = ({'centre_latents': centre_latents['latents']}
+                   if isinstance(sit, sits_lib.ZeroLatents) and
+                   'latents' in centre_latents else {})
           transformed['out'], transformed['valid'] = sit.transform(
               images, seed=seed, indices=idx, model=m.model,
-              batch_size=batch_size)
+              batch_size=batch_size, **extra)
           timings['transform_seconds'] += time.perf_counter() - tick
         return transformed['out'], transformed['valid']
 

@@ -217,6 +217,11 @@ class Glow(base.ImageDensityModel, tf.Module):
     return list(self._image_shape)
 
   @property
+  def pad_to(self):
+    """Side of the zero-padded canvas, or None (no padding)."""
+    return self._pad_to
+
+  @property
   def model_shape(self):
     """`[H', W', C]` the flow models (after padding)."""
     return list(self._model_shape)
@@ -344,12 +349,43 @@ class Glow(base.ImageDensityModel, tf.Module):
       Float `Tensor` `[...]`: log-density in nats w.r.t. Lebesgue measure on
       `[0, 1]^D_model`.
     """
+    # One compiled function serves this and `log_density_and_latents`, so
+    # the two give bit-identical densities (a SIT that leaves an image
+    # unchanged must change its score by exactly 0) and trace once.
+    return self.log_density_and_latents(y)[0]
+
+  def _check_continuous(self, y):
     y = tf.convert_to_tensor(y, self._dtype)
     if y.shape.rank is None or y.shape[-3:].as_list() != self._image_shape:
       raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
                        f'{y.shape}.')
-    return self._compiled.call(
-        'log_density', lambda v: self.distribution.log_prob(self._pad(v)), y)
+    return y
+
+  def log_density_and_latents(self, y):
+    """`log_density(y)` and the per-level latents of `y`, from one pass.
+
+    Args:
+      y: float `[..., H, W, C]`, as for `log_density`.
+
+    Returns:
+      `(log_density, latents)`: float `Tensor` `[...]` in nats (equal to
+      `log_density(y)` up to float rounding) and the list of L latents
+      `[..., h_l, w_l, c_l]`, finest first, that the flow maps `y` to. For
+      `y = (x + 0.5) / 2**n_bits` without `pad_to` these are
+      `encode(x, dequantize=False)`; with `pad_to` they differ in the
+      border, which `log_density` fills with 0 and `encode` with level 0's
+      bin centre.
+    """
+    y = self._check_continuous(y)
+
+    def body(v):
+      padded = self._pad(v)
+      z = self.bijector.inverse(padded)
+      log_density = (self.distribution.distribution.log_prob(z) +
+                     self.bijector.inverse_log_det_jacobian(padded,
+                                                            event_ndims=3))
+      return log_density, self.split_latents(z)
+    return self._compiled.call('log_density_latents', body, y)
 
   def log_prob_and_bits_per_dim(self, images, seed=None, num_samples=1):
     """Both `log_prob` (nats) and bits/dim from one evaluation."""

@@ -112,11 +112,15 @@ class ZeroLatents(base.SIT):
       raise ValueError(f'`k` ({self._k}) must be at most the model\'s '
                        f'num_levels ({model.num_levels}).')
 
-  def _batches(self, images, model, batch_size):
+  def _batches(self, images, model, batch_size, centre_latents=None):
     """Yields `(start, original, zeroed)` latents (numpy, finest first)."""
     for start in range(0, images.shape[0], batch_size):
       batch = images[start:start + batch_size]
-      original = [z.numpy() for z in model.encode(batch, dequantize=False)]
+      if centre_latents is None:
+        original = [np.asarray(z) for z in
+                    model.encode(batch, dequantize=False)]
+      else:
+        original = [z[start:start + batch_size] for z in centre_latents]
       zeroed = [np.zeros_like(z) if level < self._k else z
                 for level, z in enumerate(original)]
       yield start, original, zeroed
@@ -148,7 +152,20 @@ class ZeroLatents(base.SIT):
         zeroed[level][start:stop] = after[level]
     return original, zeroed
 
-  def _decode(self, images, model, batch_size):
+  def _check_centre_latents(self, centre_latents, model, num):
+    if centre_latents is None:
+      return None
+    if model.pad_to is not None:
+      raise ValueError('`centre_latents` cannot be used with a padded Glow '
+                       '(`pad_to`): encode the images instead.')
+    want = [[num] + s for s in model.latent_shapes]
+    got = [list(np.shape(z)) for z in centre_latents]
+    if got != want:
+      raise ValueError(f'`centre_latents` must have shapes {want} (the '
+                       f'latents of the images\' bin centres); got {got}.')
+    return [np.asarray(z, np.float32) for z in centre_latents]
+
+  def _decode(self, images, model, batch_size, centre_latents=None):
     """Decoded images with the first `k` levels zeroed, float64 pixel units.
 
     Reuses the previous call's result when model, weights, images and `k`
@@ -157,7 +174,8 @@ class ZeroLatents(base.SIT):
     key = _decode_key(model, images, self._k)
     if key not in _last_decode:
       decoded = np.empty(images.shape, np.float64)
-      for start, _, zeroed in self._batches(images, model, batch_size):
+      for start, _, zeroed in self._batches(images, model, batch_size,
+                                            centre_latents):
         pixels = np.asarray(model.decode(zeroed), np.float64)
         decoded[start:start + pixels.shape[0]] = pixels
       _last_decode.clear()
@@ -165,10 +183,17 @@ class ZeroLatents(base.SIT):
     return _last_decode[key].copy()
 
   def transform(self, images, *, seed=0, indices=None, model=None,
-                batch_size=256):
+                batch_size=256, centre_latents=None):
     """`__call__` that reports, rather than raises on, images whose decoding
     overflowed (inf/NaN): those are replaced by the unchanged image's bin
     centre in the output and marked False in `valid`.
+
+    Args:
+      images, seed, indices, model, batch_size: as for `SIT.transform`.
+      centre_latents: optional list of float arrays `[N] + latent_shapes[l]`:
+        the latents of the images' bin centres `(x + 0.5) / 256`, already
+        computed (e.g. by `Glow.log_density_and_latents` while scoring the
+        clean images), so the encode pass is skipped. Unpadded Glows only.
 
     Returns:
       `(out, valid)` as `SIT.transform`.
@@ -178,7 +203,9 @@ class ZeroLatents(base.SIT):
     base.check_indices(indices, images.shape[0])
     batch_size = base.check_batch_size(batch_size)
     self._check_model(model, images)
-    decoded = self._decode(images, model, batch_size)
+    centre_latents = self._check_centre_latents(centre_latents, model,
+                                                images.shape[0])
+    decoded = self._decode(images, model, batch_size, centre_latents)
     valid = np.isfinite(decoded).reshape(images.shape[0], -1).all(axis=1)
     decoded[~valid] = images[~valid].astype(np.float64) + 0.5
     if self._output == 'continuous':
