@@ -12,7 +12,8 @@
 #   train       the five research configs into runs/<config> (resumable)
 #   classifiers the FashionMNIST and MNIST classifiers (skipped if present)
 #   configs     trainer img/s of every research config (bench/research_configs.py)
-#   throughput  ours vs tfp.bijectors.Glow and tfd.PixelCNN (bench/throughput.py)
+#   throughput  ours vs tfp.bijectors.Glow and tfd.PixelCNN (bench/throughput.py),
+#               then thread pools and eval batch size (bench/threads_and_batch.py)
 #   analysis    a full bin/analyze_sits per research model, timed
 #               (bench/analysis.py; reports in results/sits_<config>/)
 #   plot        docs/performance.png
@@ -50,7 +51,8 @@ for step in "${STEPS[@]}"; do
     configs)
       "$PY" bench/research_configs.py ;;
     throughput)
-      "$PY" bench/throughput.py --wait-idle 600 ;;
+      "$PY" bench/throughput.py --wait-idle 600
+      "$PY" bench/threads_and_batch.py ;;
     analysis)
       for config in "${CONFIGS[@]}"; do
         "$PY" bench/analysis.py --model_dir="runs/$config" \
