@@ -232,6 +232,24 @@ class Variant:
     self.stats = {}
 
 
+def peer_train_step(log_prob_fn, variables, optimizer, input_signature):
+  """A peer's train step, mirroring tfp_flows.training.make_train_step.
+
+  One Adam step on the mean bits/dim of `log_prob_fn(images, seed)`;
+  returns `(loss, global gradient norm)`, compiled with `input_signature`.
+  """
+  @tf.function(input_signature=input_signature, autograph=False)
+  def train_step(images, seed):
+    with tf.GradientTape() as tape:
+      log_p = log_prob_fn(images, seed)
+      loss = tf.reduce_mean(discrete.bits_per_dim(log_p, NUM_SUBPIXELS))
+    grads = tape.gradient(loss, variables)
+    grad_norm = tf.linalg.global_norm(grads)
+    optimizer.apply_gradients(zip(grads, variables))
+    return loss, grad_norm
+  return train_step
+
+
 def build_ours(name, coupling, init_images, conv_implementation='fast'):
   v = Variant(name)
   model = models.Glow(image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS,
@@ -289,17 +307,8 @@ def build_tfp_glow(name, init_images):
   def image_spec(batch):
     return tf.TensorSpec([batch] + list(IMAGE_SHAPE), tf.uint8)
 
-  # Mirrors tfp_flows.training.make_train_step: mean bits/dim, global norm.
-  @tf.function(input_signature=[image_spec(TRAIN_BATCH), seed_spec],
-               autograph=False)
-  def train_step(images, seed):
-    with tf.GradientTape() as tape:
-      log_p = log_prob_unchecked(images, seed)
-      loss = tf.reduce_mean(discrete.bits_per_dim(log_p, NUM_SUBPIXELS))
-    grads = tape.gradient(loss, variables)
-    grad_norm = tf.linalg.global_norm(grads)
-    optimizer.apply_gradients(zip(grads, variables))
-    return loss, grad_norm
+  train_step = peer_train_step(log_prob_unchecked, variables, optimizer,
+                               [image_spec(TRAIN_BATCH), seed_spec])
 
   @tf.function(input_signature=[image_spec(EVAL_BATCH), seed_spec],
                autograph=False)
@@ -346,18 +355,10 @@ def build_tfd_pixelcnn(name):
     del seed  # exact likelihood
     return dist.log_prob(tf.cast(images, tf.float32), training=training)
 
-  # Mirrors tfp_flows.training.make_train_step: mean bits/dim, global norm;
-  # the tf_keras optimizer applies the kernels' mask constraints.
-  @tf.function(input_signature=[spec, tf.TensorSpec([2], tf.int32)],
-               autograph=False)
-  def train_step(images, seed):
-    with tf.GradientTape() as tape:
-      log_p = log_prob_unchecked(images, seed, training=True)
-      loss = tf.reduce_mean(discrete.bits_per_dim(log_p, NUM_SUBPIXELS))
-    grads = tape.gradient(loss, variables)
-    grad_norm = tf.linalg.global_norm(grads)
-    optimizer.apply_gradients(zip(grads, variables))
-    return loss, grad_norm
+  # The tf_keras optimizer applies the kernels' mask constraints.
+  train_step = peer_train_step(
+      lambda images, seed: log_prob_unchecked(images, seed, training=True),
+      variables, optimizer, [spec, tf.TensorSpec([2], tf.int32)])
 
   eval_fn = tf.function(lambda images: log_prob_unchecked(images, None),
                         input_signature=[spec], autograph=False)

@@ -141,7 +141,6 @@ def _shares_centre_latents(model, model_sits):
   """
   return (hasattr(model, 'log_density_and_latents') and
           getattr(model, 'pad_to', None) is None and
-          sits_lib.CONTINUOUS_OFFSET == 0.5 and
           any(isinstance(s, sits_lib.ZeroLatents) for s in model_sits))
 
 
@@ -308,7 +307,8 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
 
       def clean_continuous(offset=offset):
         tick = time.perf_counter()
-        keep = share_latents and offset == sits_lib.CONTINUOUS_OFFSET
+        # ZeroLatents encodes the bin centres: offset 0.5 exactly.
+        keep = share_latents and offset == 0.5
         result = scoring.continuous_bits_per_dim(
             m.model, sits_lib.to_continuous(images, offset), batch_size,
             progress=tracker(), return_latents=keep)

@@ -42,10 +42,10 @@ def mask_box(mask):
 
 
 def _same_padding(size, kernel, stride):
-  """(output size, pad before, pad after) of a 'SAME' convolution."""
+  """(output size, padding before the input) of a 'SAME' convolution."""
   out = -(-size // stride)
   total = max((out - 1) * stride + kernel - size, 0)
-  return out, total // 2, total - total // 2
+  return out, total // 2
 
 
 def same_conv_on_box(inputs, kernel, box, strides=(1, 1)):
@@ -67,8 +67,8 @@ def same_conv_on_box(inputs, kernel, box, strides=(1, 1)):
   kh, kw = kernel.shape[0], kernel.shape[1]
   sh, sw = strides
   height, width = inputs.shape[1], inputs.shape[2]
-  out_h, top, _ = _same_padding(height, kh, sh)
-  out_w, left, _ = _same_padding(width, kw, sw)
+  out_h, top = _same_padding(height, kh, sh)
+  out_w, left = _same_padding(width, kw, sw)
   span_h = sh * (out_h - 1) + (r1 - r0)
   span_w = sw * (out_w - 1) + (c1 - c0)
   # The box reads input rows [start_h, start_h + span_h) (zeros outside).
