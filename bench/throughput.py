@@ -64,6 +64,10 @@ import sys
 import tempfile
 import time
 
+# Import this checkout's tfp_flows, not whichever one the venv's editable
+# install points at (benchmarks are run from frozen worktrees too).
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
