@@ -12,11 +12,12 @@
 #   train       the five research configs into runs/<config> (resumable)
 #   classifiers the FashionMNIST and MNIST classifiers (skipped if present)
 #   configs     trainer img/s of every research config (bench/research_configs.py)
-#   throughput  ours vs tfp.bijectors.Glow and tfd.PixelCNN (bench/throughput.py),
-#               then thread pools and eval batch size (bench/threads_and_batch.py)
+#   throughput  ours vs tfp.bijectors.Glow and tfd.PixelCNN (bench/throughput.py)
 #   analysis    a full bin/analyze_sits per research model, timed
 #               (bench/analysis.py; reports in results/sits_<config>/)
 #   plot        docs/performance.png
+#   levers      thread pools and eval batch size (bench/threads_and_batch.py);
+#               last because no target depends on it
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
@@ -26,7 +27,7 @@ if [[ ! -x "$PY" ]]; then
 fi
 CONFIGS=(glow_fashion_mnist glow_mnist pixelcnn_fashion_mnist
          glow_additive_fashion_mnist pixelcnn_mnist)
-STEPS=(train classifiers configs throughput analysis plot)
+STEPS=(train classifiers configs throughput analysis plot levers)
 FIRST=${1:-train}
 if [[ ! " ${STEPS[*]} " =~ " ${FIRST} " ]]; then
   echo "run_all: unknown step '$FIRST'; steps: ${STEPS[*]}" >&2
@@ -51,8 +52,7 @@ for step in "${STEPS[@]}"; do
     configs)
       "$PY" bench/research_configs.py ;;
     throughput)
-      "$PY" bench/throughput.py --wait-idle 600
-      "$PY" bench/threads_and_batch.py ;;
+      "$PY" bench/throughput.py --wait-idle 600 ;;
     analysis)
       for config in "${CONFIGS[@]}"; do
         "$PY" bench/analysis.py --model_dir="runs/$config" \
@@ -62,6 +62,8 @@ for step in "${STEPS[@]}"; do
       done ;;
     plot)
       "$PY" bench/plot_performance.py ;;
+    levers)
+      "$PY" bench/threads_and_batch.py ;;
   esac
 done
 echo "== run_all: done ($(date -u +%H:%M:%S) UTC)"
