@@ -81,6 +81,10 @@ def test_bad_conv_implementation_is_a_clear_error():
     fb.glow_conditioner_factory(8, conv_implementation='slow')
   with pytest.raises(ValueError, match='conv_implementation'):
     Glow(image_shape=(8, 8, 1), conv_implementation='nope')
+  for accepted in conv_ops.IMPLEMENTATIONS:
+    conv_ops.check_implementation(accepted)
+  with pytest.raises(ValueError, match=r"one of \('fast', 'reference'\); got 'x'"):
+    conv_ops.check_implementation('x')
 
 
 @pytest.mark.parametrize('coupling', ['affine', 'additive'])

@@ -23,15 +23,6 @@ __all__ = ['GlowConditioner', 'ZeroConv2D', 'glow_conditioner_factory',
            'zero_conv_factory']
 
 
-_CONV_IMPLEMENTATIONS = ('fast', 'reference')
-
-
-def _check_conv_implementation(conv_implementation):
-  if conv_implementation not in _CONV_IMPLEMENTATIONS:
-    raise ValueError('`conv_implementation` must be one of '
-                     f'{_CONV_IMPLEMENTATIONS}; got {conv_implementation!r}.')
-
-
 def _he_normal(rng, shape, fan_in, dtype):
   return (rng.standard_normal(shape) * np.sqrt(2. / fan_in)).astype(
       dtype.as_numpy_dtype)
@@ -50,7 +41,7 @@ class ZeroConv2D(tf.Module):
     super().__init__(name=name)
     _shapes.check_positive_int(input_channels, 'input_channels')
     _shapes.check_positive_int(output_channels, 'output_channels')
-    _check_conv_implementation(conv_implementation)
+    conv_ops.check_implementation(conv_implementation)
     self._conv = (conv_ops.conv2d_same if conv_implementation == 'fast' else
                   lambda x, kernel: tf.nn.conv2d(x, kernel, 1, 'SAME'))
     self.kernel = tf.Variable(
@@ -84,7 +75,7 @@ class GlowConditioner(tf.Module):
       name: Python `str`.
     """
     super().__init__(name=name)
-    _check_conv_implementation(conv_implementation)
+    conv_ops.check_implementation(conv_implementation)
     for arg, value in (('input_channels', input_channels),
                        ('output_channels', output_channels),
                        ('hidden_channels', hidden_channels)):
@@ -115,7 +106,7 @@ class GlowConditioner(tf.Module):
 def glow_conditioner_factory(hidden_channels=512, seed=0, dtype=tf.float32,
                              conv_implementation='fast'):
   """A factory of `GlowConditioner`s; each call gets its own derived seed."""
-  _check_conv_implementation(conv_implementation)
+  conv_ops.check_implementation(conv_implementation)
   counter = [0]
 
   def factory(input_channels, output_channels, name='glow_conditioner'):
@@ -129,7 +120,7 @@ def glow_conditioner_factory(hidden_channels=512, seed=0, dtype=tf.float32,
 def zero_conv_factory(kernel_size=3, dtype=tf.float32,
                       conv_implementation='fast'):
   """A factory of `ZeroConv2D`s (Glow's learned prior for factored-out latents)."""
-  _check_conv_implementation(conv_implementation)
+  conv_ops.check_implementation(conv_implementation)
 
   def factory(input_channels, output_channels, name='zero_conv2d'):
     return ZeroConv2D(input_channels, output_channels, kernel_size, dtype,

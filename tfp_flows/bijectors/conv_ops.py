@@ -11,11 +11,24 @@ with gradients (figures in docs/PERFORMANCE.md, `bench/conv_shapes.py`).
 import numpy as np
 import tensorflow as tf
 
-__all__ = ['conv2d_same', 'conv2d_same_by_taps', 'use_taps']
+__all__ = ['IMPLEMENTATIONS', 'check_implementation', 'conv2d_same',
+           'conv2d_same_by_taps', 'use_taps']
+
+# `conv_implementation` values a model accepts: 'fast' uses this module's
+# paths (Glow) or `models.masked_conv` (PixelCNN); 'reference' is TF's plain
+# convolutions, kept to test the fast paths against and to measure them.
+IMPLEMENTATIONS = ('fast', 'reference')
 
 # At or below this many output channels a 3x3 conv runs as matmul + taps. The
 # matmul then has <= 144 output columns; above it TF's conv is competitive.
 _MAX_TAPS_OUTPUT_CHANNELS = 16
+
+
+def check_implementation(conv_implementation):
+  """Raises `ValueError` unless `conv_implementation` is in `IMPLEMENTATIONS`."""
+  if conv_implementation not in IMPLEMENTATIONS:
+    raise ValueError('`conv_implementation` must be one of '
+                     f'{IMPLEMENTATIONS}; got {conv_implementation!r}.')
 
 
 def use_taps(kernel_shape):

@@ -36,6 +36,7 @@ import tf_keras
 from tensorflow_probability import distributions as tfd
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import conv_ops
 from tfp_flows.models import base
 from tfp_flows.models import compiled
 from tfp_flows.models import discrete
@@ -139,9 +140,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     bins = discrete.num_bins(n_bits)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
       raise ValueError(f'`seed` must be an integer; got {seed!r}.')
-    if conv_implementation not in ('fast', 'reference'):
-      raise ValueError("`conv_implementation` must be 'fast' or 'reference'; "
-                       f'got {conv_implementation!r}.')
+    conv_ops.check_implementation(conv_implementation)
     if not isinstance(name, str) or not name:
       raise ValueError(f'`name` must be a non-empty string; got {name!r}.')
     # The U-net halves H and W (with 'same' padding) num_hierarchies - 1
