@@ -12,7 +12,9 @@
 #   train       the five research configs into runs/<config> (resumable)
 #   classifiers the FashionMNIST and MNIST classifiers (skipped if present)
 #   configs     trainer img/s of every research config (bench/research_configs.py)
-#   throughput  ours vs tfp.bijectors.Glow and tfd.PixelCNN (bench/throughput.py)
+#   throughput  ours vs tfp.bijectors.Glow and tfd.PixelCNN (bench/throughput.py),
+#               then the PyTorch Glow peer side by side (bench/pytorch_glow_peer.py,
+#               in .venv-torch made by bench/setup_pytorch_peer.sh)
 #   analysis    a full bin/analyze_sits per research model, timed
 #               (bench/analysis.py; reports in results/sits_<config>/)
 #   plot        docs/performance.png
@@ -52,7 +54,9 @@ for step in "${STEPS[@]}"; do
     configs)
       "$PY" bench/research_configs.py ;;
     throughput)
-      "$PY" bench/throughput.py --wait-idle 600 ;;
+      "$PY" bench/throughput.py --wait-idle 600
+      bench/setup_pytorch_peer.sh
+      .venv-torch/bin/python bench/pytorch_glow_peer.py ;;
     analysis)
       for config in "${CONFIGS[@]}"; do
         "$PY" bench/analysis.py --model_dir="runs/$config" \
