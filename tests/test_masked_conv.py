@@ -1,5 +1,8 @@
 """PixelCNN's masked convolutions on their live taps equal the full ones."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -82,6 +85,42 @@ def test_box_convolutions_restores_keras_conv2d_even_on_error():
       assert layers.Convolution2D is masked_conv.BoxConv2D
       raise RuntimeError('boom')
   assert layers.Convolution2D is original
+
+
+def test_box_convolutions_in_two_threads_restores_keras_conv2d():
+  # Thread b enters while thread a is inside and leaves after a: without the
+  # lock b would save BoxConv2D as "the original" and put it back after a
+  # restored Conv2D.
+  layers = tf_keras.layers
+  original = layers.Convolution2D
+  a_inside, b_starting = threading.Event(), threading.Event()
+  errors = []
+
+  def a():
+    with masked_conv.box_convolutions():
+      a_inside.set()
+      b_starting.wait(5)
+      time.sleep(0.3)
+
+  def b():
+    a_inside.wait(5)
+    b_starting.set()
+    try:
+      with masked_conv.box_convolutions():
+        assert layers.Convolution2D is masked_conv.BoxConv2D
+        time.sleep(0.6)
+    except AssertionError as e:   # re-raised below, in the test's thread
+      errors.append(e)
+
+  threads = [threading.Thread(target=a), threading.Thread(target=b)]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join(10)
+  left_installed = layers.Convolution2D
+  layers.Convolution2D = original     # the other tests need Keras intact
+  assert not errors
+  assert left_installed is original
 
 
 def _pair(**kwargs):

@@ -10,6 +10,7 @@ same sums with a third to three quarters fewer multiplications.
 """
 
 import contextlib
+import threading
 import warnings
 
 import numpy as np
@@ -18,6 +19,11 @@ import tf_keras
 from tensorflow_probability.python.distributions import pixel_cnn as tfp_pixel_cnn
 
 __all__ = ['BoxConv2D', 'box_convolutions', 'mask_box', 'same_conv_on_box']
+
+# Held while tf_keras' Convolution2D is swapped: two threads building
+# PixelCNNs at once would otherwise restore each other's swap and leave
+# BoxConv2D installed for good. Re-entrant, so nesting in one thread works.
+_SWAP_LOCK = threading.RLock()
 
 
 def mask_box(mask):
@@ -123,16 +129,20 @@ def box_convolutions():
 
   TFP creates its convolutions from `tf_keras.layers.Convolution2D` when the
   network is built (at its first call), so the name is swapped for
-  `BoxConv2D` for the duration and restored after, also on error.
+  `BoxConv2D` for the duration and restored after, also on error. The swap
+  is process-wide: other threads wait for it (a lock), and a `Conv2D` built
+  by other code meanwhile would be a `BoxConv2D` without a mask, which is a
+  plain `Conv2D`.
   """
   layers = tfp_pixel_cnn.tf_keras.layers
-  original = layers.Convolution2D
-  layers.Convolution2D = BoxConv2D
-  try:
-    with warnings.catch_warnings():
-      # TFP's WeightNorm warns for any class not named Conv2D; BoxConv2D is
-      # one (its filter axis, the one WeightNorm normalises over, is too).
-      warnings.filterwarnings('ignore', message='`WeightNorm` is tested only')
-      yield
-  finally:
-    layers.Convolution2D = original
+  with _SWAP_LOCK:
+    original = layers.Convolution2D
+    layers.Convolution2D = BoxConv2D
+    try:
+      with warnings.catch_warnings():
+        # TFP's WeightNorm warns for any class not named Conv2D; BoxConv2D is
+        # one (its filter axis, the one WeightNorm normalises over, is too).
+        warnings.filterwarnings('ignore', message='`WeightNorm` is tested only')
+        yield
+    finally:
+      layers.Convolution2D = original
