@@ -2,7 +2,7 @@
 
 This is what `bin/reproduce` runs. For each model config of the study it
 uses the full research run in `RUNS/<config>` if one has reached its final
-step (`bench/train_research_models.py` makes them; about an hour each on 2
+step (`bench/train_research_models.py` makes them; 30-40 min each on 2
 CPU cores); otherwise it trains a *quick* run of the same config into
 `RUNS/quick/<config>`, with a shortened schedule and a wall-clock bound
 (`--quick_minutes`, default 6 per model), and says so in the report. It does
