@@ -56,15 +56,11 @@ import normflows as nf  # noqa: E402
 from tfp_flows import data  # noqa: E402
 from tfp_flows.utils import atomic_write_json  # noqa: E402
 
-NUM_LEVELS = 2
-NUM_STEPS = 16
-HIDDEN = 128
-TRAIN_BATCH = 64
-EVAL_BATCH = 256
-INIT_BATCH = 512
-LEARNING_RATE = 1e-3
-WARMUP_STEPS = 20
-NUM_SUBPIXELS = 28 * 28
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_setup import (  # noqa: E402
+    EVAL_BATCH, HIDDEN, INIT_BATCH, LEARNING_RATE, NUM_LEVELS, NUM_STEPS,
+    NUM_SUBPIXELS, TRAIN_BATCH, WARMUP_STEPS, draw_batches)
+
 LOG_BINS = math.log(256.)
 
 
@@ -108,20 +104,6 @@ def peak_rss_mb():
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.
 
 
-def throughput_batches(seed, steps):
-  """The batches `throughput.py` draws with the same seed, in its order."""
-  images, _ = data.load('fashion_mnist', 'train')
-  rng = np.random.default_rng(seed)
-  init = images[rng.choice(len(images), INIT_BATCH, replace=False)]
-  train = [images[rng.integers(0, len(images), TRAIN_BATCH)]
-           for _ in range(steps)]
-  evals = [images[rng.integers(0, len(images), EVAL_BATCH)]
-           for _ in range(steps)]
-  first_train = images[rng.integers(0, len(images), TRAIN_BATCH)]
-  first_eval = images[rng.integers(0, len(images), EVAL_BATCH)]
-  return init, train, evals, first_train, first_eval
-
-
 def main():
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--rounds', type=int, default=5)
@@ -138,8 +120,11 @@ def main():
   t_start = time.perf_counter()
   torch.manual_seed(args.seed)
   generator = torch.Generator().manual_seed(args.seed)
-  init, train_batches, eval_batches, first_train, first_eval = (
-      throughput_batches(args.seed, args.steps))
+  images, _ = data.load('fashion_mnist', 'train')
+  batches = draw_batches(images, args.seed, args.steps)
+  init, train_batches, eval_batches = (batches['init'], batches['train'],
+                                       batches['eval'])
+  first_train, first_eval = batches['first_train'], batches['first_eval']
   print(f'torch {torch.__version__}, normflows {nf.__version__}, '
         f'{torch.get_num_threads()} intra-op threads', flush=True)
 

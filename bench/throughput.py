@@ -82,22 +82,15 @@ from tfp_flows.models import discrete  # noqa: E402
 from tfp_flows.training import make_train_step  # noqa: E402
 from tfp_flows.training.optimizers import make_optimizer  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_setup import (  # noqa: E402
+    EVAL_BATCH, HIDDEN, IMAGE_SHAPE, INIT_BATCH, LEARNING_RATE, N_BITS,
+    NUM_LEVELS, NUM_STEPS, NUM_SUBPIXELS, TRAIN_BATCH, WARMUP_STEPS,
+    draw_batches)
+
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
-IMAGE_SHAPE = (28, 28, 1)
-NUM_SUBPIXELS = 28 * 28 * 1
-N_BITS = 8
-NUM_LEVELS = 2
-NUM_STEPS = 16
-HIDDEN = 128
-TRAIN_BATCH = 64
-EVAL_BATCH = 256
-INIT_BATCH = 512
-LEARNING_RATE = 1e-3
-# Linear warm-up, as the research configs use: without it the first Adam
-# steps throw the additive Glow far off (docs/PERFORMANCE.md, Observations).
-WARMUP_STEPS = 20
 PIXELCNN = dict(num_resnet=2, num_hierarchies=2, num_filters=64,
                 num_logistic_mix=5, dropout_p=0.5)
 DEFAULT_VARIANTS = ('ours_affine', 'ours_additive', 'tfp_glow',
@@ -516,20 +509,19 @@ def main(argv=None):
   git_at_start = git_state()
   digest_at_start = package_digest()
   tf.random.set_seed(args.seed)   # TFP Glow's Keras initialisers and 1x1 convs
-  rng = np.random.default_rng(args.seed)
 
   log(f'tfp_flows throughput bench: rounds={args.rounds} steps={args.steps} '
       f'variants={args.variants}')
   images, _ = data.load('fashion_mnist', 'train')
   log(f'data: fashion_mnist train {images.shape} {images.dtype}')
-  init_images = images[rng.choice(len(images), INIT_BATCH, replace=False)]
-  # A fixed pool of batches, shared by every variant (same work per variant).
-  train_batches = [tf.constant(images[rng.integers(0, len(images), TRAIN_BATCH)])
-                   for _ in range(args.steps)]
-  eval_batches = [tf.constant(images[rng.integers(0, len(images), EVAL_BATCH)])
-                  for _ in range(args.steps)]
-  first_train = tf.constant(images[rng.integers(0, len(images), TRAIN_BATCH)])
-  first_eval = tf.constant(images[rng.integers(0, len(images), EVAL_BATCH)])
+  # A fixed pool of batches, shared by every variant (same work per variant)
+  # and by bench/pytorch_glow_peer.py.
+  batches = draw_batches(images, args.seed, args.steps)
+  init_images = batches['init']
+  train_batches = [tf.constant(b) for b in batches['train']]
+  eval_batches = [tf.constant(b) for b in batches['eval']]
+  first_train = tf.constant(batches['first_train'])
+  first_eval = tf.constant(batches['first_eval'])
 
   idle_share = (wait_until_idle(args.wait_idle) if args.wait_idle > 0
                 else None)
