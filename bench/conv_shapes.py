@@ -42,7 +42,7 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel('ERROR')
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import throughput  # noqa: E402  (CpuMonitor, write_json_atomic, matmul rate)
+import throughput  # noqa: E402  (CpuMonitor, atomic_write_json, matmul rate)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfp_flows.bijectors import conv_ops  # noqa: E402
 
@@ -247,7 +247,7 @@ def main(argv=None):
   if worst_share > 0.1:
     print(f'\nWARNING: other processes used up to {100 * worst_share:.0f}% '
           'of the CPUs during the measurements')
-  throughput.write_json_atomic(args.output, results)
+  throughput.atomic_write_json(args.output, results)
   print(f'\nwrote {args.output}')
 
 

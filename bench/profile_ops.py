@@ -259,7 +259,7 @@ def main(argv=None):
   finally:
     shutil.rmtree(logdir, ignore_errors=True)
   if args.output:
-    throughput.write_json_atomic(args.output, out)
+    throughput.atomic_write_json(args.output, out)
     print(f'\nwrote {args.output}')
 
 

@@ -61,7 +61,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 # Import this checkout's tfp_flows, not whichever one the venv's editable
@@ -81,6 +80,7 @@ from tfp_flows import models  # noqa: E402
 from tfp_flows.models import discrete  # noqa: E402
 from tfp_flows.training import make_train_step  # noqa: E402
 from tfp_flows.training.optimizers import make_optimizer  # noqa: E402
+from tfp_flows.utils import atomic_write_json  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_setup import (  # noqa: E402
@@ -448,22 +448,6 @@ def summary(values):
               max=max(values))
 
 
-def write_json_atomic(path, obj):
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix='.throughput.', suffix='.json.tmp',
-                             dir=directory)
-  try:
-    with os.fdopen(fd, 'w') as f:
-      json.dump(obj, f, indent=2, sort_keys=False)
-      f.write('\n')
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
-
-
 def finite_or_none(x):
   return None if x is None or not math.isfinite(x) else x
 
@@ -741,7 +725,7 @@ def main(argv=None):
       ),
       wall_seconds=time.perf_counter() - t_start,
   )
-  write_json_atomic(args.output, out)
+  atomic_write_json(args.output, out)
   print_table(out)
   if out['config']['package_edited_during_run']:
     log('\nWARNING: tfp_flows sources changed while the benchmark ran; the '
