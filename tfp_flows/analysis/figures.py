@@ -70,6 +70,8 @@ def _delta_vs_magnitude(plt, model, results):
                     xytext=(3, 2), textcoords='offset points')
   ax.axhline(0., color='k', lw=.5)
   ax.set_xscale('symlog', linthresh=0.1)
+  # Pixel changes are >= 0; symlog would otherwise mirror empty negative decades.
+  ax.set_xlim(left=0.)
   ax.set_xlabel('mean |pixel change| (grey levels)')
   ax.set_ylabel('mean change of bits/dim (95% CI)')
   ax.set_title(f'{model}: likelihood change vs SIT magnitude')
