@@ -2,7 +2,8 @@
 """The performance figure of docs/PERFORMANCE.md, from the benchmark JSONs.
 
 Left: training and `log_prob` images/s per variant (median, min-max bars)
-from `bench/results/throughput.json`. Right, if `bench/results/analysis.json`
+from `bench/results/throughput.json` (plus the PyTorch Glow of
+`bench/results/pytorch_peer.json`, marked *: timed side by side). Right, if `bench/results/analysis.json`
 exists: where the wall time of a full `bin/analyze_sits` run goes, per
 research model, next to bare evaluation of the same scorings.
 
@@ -87,6 +88,16 @@ def main():
   args = parser.parse_args()
   with open(os.path.join(RESULTS, 'throughput.json')) as f:
     throughput = json.load(f)
+  peer_path = os.path.join(RESULTS, 'pytorch_peer.json')
+  if os.path.exists(peer_path):
+    # Timed side by side (its own process, right after), not interleaved.
+    with open(peer_path) as f:
+      peer = json.load(f)['variant']
+    variants = list(throughput['variants'])
+    at = next((i + 1 for i, v in enumerate(variants)
+               if v['name'] == 'tfp_glow'), len(variants))
+    variants.insert(at, dict(peer, name='pytorch_glow*'))
+    throughput = dict(throughput, variants=variants)
   analysis_path = os.path.join(RESULTS, 'analysis.json')
   analysis = None
   if os.path.exists(analysis_path):
