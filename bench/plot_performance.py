@@ -3,8 +3,8 @@
 
 Left: training and `log_prob` images/s per variant (median, min-max bars)
 from `bench/results/throughput.json` (plus the PyTorch Glow of
-`bench/results/pytorch_peer.json`, marked *: timed side by side). Right, if `bench/results/analysis.json`
-exists: where the wall time of a full `bin/analyze_sits` run goes, per
+`bench/results/pytorch_peer.json`, marked *: timed side by side). Right, if
+`bench/results/analysis.json` exists: where the wall time of a full `bin/analyze_sits` run goes, per
 research model, next to bare evaluation of the same scorings.
 
     .venv/bin/python bench/plot_performance.py [--output docs/performance.png]

@@ -145,7 +145,7 @@ def main():
     loss.backward()
     optimizer.step()
     schedule.step()
-    return float(loss)
+    return loss.item()
 
   def evaluate(images):
     with torch.inference_mode():
