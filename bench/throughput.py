@@ -31,9 +31,10 @@ For each variant, on real FashionMNIST training images:
 * first-call (trace + compile + first run) time of the training step and of
   `log_prob`, measured separately;
 * peak RSS after the variant is set up, and overall;
-* FLOPs per image of `log_prob`, counted by TensorFlow's profiler on the
-  graph of a static-batch concrete function; training FLOPs are *estimated*
-  as 3x forward. Dividing images/s x FLOPs/image by the machine's float32
+* FLOPs per image of `log_prob` on a static-batch concrete function, by
+  `bench/flop_count.py` (TF's profiler, plus the nested Keras functions it
+  misses, counted from their shapes); training FLOPs are *estimated* as 3x
+  forward. Dividing images/s x FLOPs/image by the machine's float32
   matmul rate gives a fraction of peak.
 
 Variants are set up one after the other, then timed interleaved: after a
@@ -43,9 +44,10 @@ Medians over rounds are reported with min/max, plus ours/tfp ratios.
 
 Usage::
 
-    .venv/bin/python bench/throughput.py              # full run (~15 min on 2 cores)
+    .venv/bin/python bench/throughput.py          # full run (~55 min idle, 2 cores)
     .venv/bin/python bench/throughput.py --quick      # smoke run
     .venv/bin/python bench/throughput.py --rounds 7 --steps 10 --output /tmp/t.json
+    .venv/bin/python bench/throughput.py --recount-flops  # a stored run's FLOPs
 
 Results go to `bench/results/throughput.json` (written atomically).
 """
@@ -83,6 +85,7 @@ from tfp_flows.training.optimizers import make_optimizer  # noqa: E402
 from tfp_flows.utils import atomic_write_json  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flop_count  # noqa: E402
 from bench_setup import (  # noqa: E402
     EVAL_BATCH, HIDDEN, IMAGE_SHAPE, INIT_BATCH, LEARNING_RATE, N_BITS,
     NUM_LEVELS, NUM_STEPS, NUM_SUBPIXELS, TRAIN_BATCH, WARMUP_STEPS,
@@ -410,17 +413,40 @@ def matmul_gflops(n=2048, repeats=15, warmup=3):
   return 2. * n ** 3 / statistics.median(times) / 1e9
 
 
-def count_flops(fn, batch):
-  """FLOPs of `fn(images, seed)` for a static batch, by TF's graph profiler."""
-  # autograph off: autograph re-reads Python source from disk, which breaks
-  # if the package is edited while the benchmark runs.
-  concrete = tf.function(fn, autograph=False).get_concrete_function(
-      tf.TensorSpec([batch] + list(IMAGE_SHAPE), tf.uint8),
-      tf.TensorSpec([2], tf.int32))
-  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  opts['output'] = 'none'
-  result = tf.compat.v1.profiler.profile(graph=concrete.graph, options=opts)
-  return result.total_float_ops
+def count_flops(v):
+  """Sets `v.stats['flops_per_image_eval']` (or `flops_error`) for a variant.
+
+  `log_prob` at batch EVAL_BATCH, counted by `flop_count.count_flops`: TF's
+  profiler on the top-level graph plus the nested (Keras) functions counted
+  from their shapes. A failure is recorded, not raised, so that it cannot
+  lose a run's timings.
+  """
+  v.stats['flops_per_image_eval'] = None
+  try:
+    flops, uncounted = flop_count.count_flops(
+        v.log_prob_unchecked,
+        [tf.TensorSpec([EVAL_BATCH] + list(IMAGE_SHAPE), tf.uint8),
+         tf.TensorSpec([2], tf.int32)])
+  except Exception as e:  # pylint: disable=broad-except
+    v.stats['flops_error'] = f'{type(e).__name__}: {e}'[:500]
+    log(f'[{v.name}] FLOP count failed: {v.stats["flops_error"]}')
+    return
+  v.stats['flops_per_image_eval'] = flops / EVAL_BATCH
+  v.stats['flops_uncounted_ops'] = uncounted
+  log(f'[{v.name}] log_prob: {flops / EVAL_BATCH / 1e6:.1f} MFLOP/image'
+      + (f' ({uncounted} nested ops without shapes not counted)'
+         if uncounted else ''))
+
+
+def flop_fields(fpi, train_img_s, eval_img_s, peak_gflops):
+  """A result row's FLOP fields: per image and as fractions of peak."""
+  return dict(
+      flops_per_image_eval=fpi,
+      flops_per_image_train_est=None if fpi is None else 3. * fpi,
+      eval_fraction_of_peak=(None if fpi is None else
+                             eval_img_s * fpi / (peak_gflops * 1e9)),
+      train_fraction_of_peak_est=(None if fpi is None else
+                                  train_img_s * 3. * fpi / (peak_gflops * 1e9)))
 
 
 def time_train(variant, batches, seeds):
@@ -469,6 +495,10 @@ def parse_args(argv=None):
   p.add_argument('--output', default=DEFAULT_OUTPUT,
                  help='JSON results path (default bench/results/throughput.json)')
   p.add_argument('--seed', type=int, default=0, help='batch sampling seed')
+  p.add_argument('--recount-flops', action='store_true',
+                 help='time nothing: rebuild the variants of the stored '
+                      '--output run, count their FLOPs again and update its '
+                      'FLOP fields and fractions of peak in place')
   p.add_argument('--max-other-cpu', type=float, default=0.1,
                  metavar='FRACTION',
                  help='discard and redo a round if other processes used more '
@@ -491,8 +521,43 @@ def parse_args(argv=None):
   return args
 
 
+def recount_flops(path, seed):
+  """Recounts the FLOPs of a stored run's variants; rewrites `path`.
+
+  FLOPs depend only on the models' graphs, not on timing, so a stored run's
+  FLOP fields can be corrected without rerunning it; its images/s and
+  matmul rate are kept, and `config.flops_recounted` records when and with
+  which code.
+  """
+  if not os.path.exists(path):
+    raise SystemExit(f'--recount-flops: no stored run at {path}')
+  with open(path) as f:
+    out = json.load(f)
+  images, _ = data.load('fashion_mnist', 'train')
+  init_images = draw_batches(images, seed, 1)['init']
+  peak = out['machine']['matmul_gflops']
+  for row in out['variants']:
+    tf.random.set_seed(seed)
+    v = build(row['name'], init_images)
+    count_flops(v)
+    row.update(flop_fields(v.stats['flops_per_image_eval'],
+                           row['train_img_s'], row['eval_img_s'], peak))
+    row['flops_uncounted_ops'] = v.stats.get('flops_uncounted_ops')
+    row['flops_error'] = v.stats.get('flops_error')
+  out['config']['flops_recounted'] = dict(
+      timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(
+          timespec='seconds'),
+      git=git_state(), package_sources_sha256=package_digest())
+  atomic_write_json(path, out)
+  print_table(out)
+  log(f'\nrecounted FLOPs in {path}')
+  return out
+
+
 def main(argv=None):
   args = parse_args(argv)
+  if args.recount_flops:
+    return recount_flops(args.output, args.seed)
   t_start = time.perf_counter()
   git_at_start = git_state()
   digest_at_start = package_digest()
@@ -615,16 +680,7 @@ def main(argv=None):
   # --- FLOPs per image (after timing, so the extra traces do not touch RSS).
   # A failure here must not lose the timings: record it and carry on.
   for v in variants:
-    v.stats['flops_per_image_eval'] = None
-    try:
-      flops = count_flops(v.log_prob_unchecked, EVAL_BATCH)
-    except Exception as e:  # pylint: disable=broad-except
-      v.stats['flops_error'] = f'{type(e).__name__}: {e}'[:500]
-      log(f'[{v.name}] FLOP count failed: {v.stats["flops_error"]}')
-      continue
-    v.stats['flops_per_image_eval'] = flops / EVAL_BATCH
-    log(f'[{v.name}] log_prob: {flops / EVAL_BATCH / 1e6:.1f} MFLOP/image '
-        '(TF profiler)')
+    count_flops(v)
 
   # --- Assemble results.
   results = []
@@ -644,13 +700,8 @@ def main(argv=None):
         actnorm_init_s=v.stats['init_s'],
         peak_rss_mb=v.stats['peak_rss_mb'],
         other_cpu_share_during_setup=v.stats['other_cpu_share_setup'],
-        flops_per_image_eval=fpi,
-        flops_per_image_train_est=None if fpi is None else 3. * fpi,
-        eval_fraction_of_peak=(None if fpi is None else
-                               ev['median'] * fpi / (peak_gflops * 1e9)),
-        train_fraction_of_peak_est=(
-            None if fpi is None else
-            tr['median'] * 3. * fpi / (peak_gflops * 1e9)),
+        **flop_fields(fpi, tr['median'], ev['median'], peak_gflops),
+        flops_uncounted_ops=v.stats.get('flops_uncounted_ops'),
         flops_error=v.stats.get('flops_error'),
         initial_bpd_eval=finite_or_none(v.stats['initial_bpd_eval']),
         initial_bpd_train=finite_or_none(v.stats['initial_bpd_train']),
@@ -716,7 +767,7 @@ def main(argv=None):
           learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS,
           data='fashion_mnist/train',
           max_other_cpu=args.max_other_cpu, max_retries=args.max_retries,
-          notes=('train FLOPs are estimated as 3x the profiler-counted '
+          notes=('train FLOPs are estimated as 3x the counted '
                  'log_prob FLOPs; fractions of peak use the median of the '
                  'matmul rates measured before, in each kept round and after '
                  'the rounds; peak_rss_mb is '
