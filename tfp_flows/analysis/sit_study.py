@@ -32,6 +32,7 @@ from tfp_flows.analysis import progress as progress_lib
 from tfp_flows.analysis import sampling
 from tfp_flows.analysis import scoring
 from tfp_flows.analysis import study_summary
+from tfp_flows.models import discrete
 from tfp_flows.utils import atomic
 
 __all__ = ['StudyModel', 'default_datasets', 'run_study']
@@ -307,8 +308,8 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
 
       def clean_continuous(offset=offset):
         tick = time.perf_counter()
-        # ZeroLatents encodes the bin centres: offset 0.5 exactly.
-        keep = share_latents and offset == 0.5
+        # Only latents of exactly the bin centres serve ZeroLatents.
+        keep = share_latents and offset == discrete.BIN_CENTRE
         result = scoring.continuous_bits_per_dim(
             m.model, sits_lib.to_continuous(images, offset), batch_size,
             progress=tracker(), return_latents=keep)

@@ -10,7 +10,13 @@ import math
 import numpy as np
 import tensorflow as tf
 
-__all__ = ['bits_per_dim', 'check_images', 'dequantize', 'num_bins']
+__all__ = ['BIN_CENTRE', 'bits_per_dim', 'check_images', 'dequantize',
+           'num_bins']
+
+# Where in its bin `[x, x + 1)` an integer image is placed when it is mapped
+# to a continuous value without dequantisation noise (e.g. Glow's
+# `encode(dequantize=False)`, which ZeroLatents uses).
+BIN_CENTRE = 0.5
 
 
 def num_bins(n_bits):

@@ -452,7 +452,8 @@ class Glow(base.ImageDensityModel, tf.Module):
     images = discrete.check_images(images, self._image_shape, self._n_bits)
     if not dequantize:
       def centre(x):
-        y = (self._pad(tf.cast(x, self._dtype)) + 0.5) / float(self._bins)
+        y = ((self._pad(tf.cast(x, self._dtype)) + discrete.BIN_CENTRE)
+             / float(self._bins))
         return self.split_latents(self.bijector.inverse(y))
       return self._compiled.call('encode_centre', centre, images)
 

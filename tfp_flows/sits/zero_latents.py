@@ -4,6 +4,7 @@ import hashlib
 
 import numpy as np
 
+from tfp_flows.models import discrete
 from tfp_flows.models import glow as glow_lib
 from tfp_flows.sits import base
 
@@ -207,7 +208,8 @@ class ZeroLatents(base.SIT):
                                                 images.shape[0])
     decoded = self._decode(images, model, batch_size, centre_latents)
     valid = np.isfinite(decoded).reshape(images.shape[0], -1).all(axis=1)
-    decoded[~valid] = images[~valid].astype(np.float64) + 0.5
+    decoded[~valid] = (images[~valid].astype(np.float64)
+                       + discrete.BIN_CENTRE)
     if self._output == 'continuous':
       return (decoded / base.NUM_LEVELS).astype(np.float32), valid
     return np.clip(np.floor(decoded), 0, 255).astype(np.uint8), valid
