@@ -145,10 +145,15 @@ def main():
   flow_seconds = 0.
   if zeroed_ks and 'decode_img_s' in bare:
     flow_seconds = images_total * len(zeroed_ks) / bare['decode_img_s']
+  names = [s['name'] for s in summary['config']['sits']]
+  # e.g. ZeroLatents on a PixelCNN: configured, but skipped for this model.
+  skipped = set(summary['config'].get('skipped_sits_for_some_models', ()))
+  applied = [n for n in names if n not in skipped]
   result = dict(
       model_dir=args.model_dir, datasets=[training, ood],
       num_images_per_dataset=args.num_images,
-      sits=[s['name'] for s in summary['config']['sits']],
+      sits=applied,
+      sits_not_applicable=[n for n in names if n not in applied],
       images_scored=timing['images_scored'], wall_seconds=wall,
       images_per_second=timing['images_scored'] / wall,
       overhead_ratio=wall / timing['model_seconds'], timing=timing,
@@ -158,7 +163,8 @@ def main():
                      continuous_scorings_per_image=num_continuous),
       bare_model_seconds=bare_seconds, ratio_to_bare_eval=wall / bare_seconds,
       bare_flow_pass_seconds=flow_seconds,
-      ratio_to_bare_eval_with_flow_passes=wall / (bare_seconds + flow_seconds),
+      ratio_to_bare_eval_with_flow_passes=(
+          wall / (bare_seconds + flow_seconds) if flow_seconds else None),
       cpus=os.cpu_count(),
       timestamp=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
   results = {}
@@ -175,9 +181,10 @@ def main():
         f'{result["overhead_ratio"]:.2f}; bare evaluation of the same '
         f'scorings {bare_seconds:.0f} s ({bare["discrete_img_s"]:.0f} / '
         f'{bare["continuous_img_s"]:.0f} img/s discrete / continuous), '
-        f'ratio to bare {result["ratio_to_bare_eval"]:.2f} '
-        f'({result["ratio_to_bare_eval_with_flow_passes"]:.2f} counting '
-        'ZeroLatents\' decode as evaluation)')
+        f'ratio to bare {result["ratio_to_bare_eval"]:.2f}'
+        + ('' if not flow_seconds else
+           f' ({result["ratio_to_bare_eval_with_flow_passes"]:.2f} counting '
+           'ZeroLatents\' decode as evaluation)'))
 
 
 if __name__ == '__main__':
