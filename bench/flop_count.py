@@ -43,7 +43,7 @@ _ELEMENTWISE = frozenset([
     'Neg', 'Square', 'Reciprocal', 'Rsqrt', 'Log', 'SquaredDifference',
     'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual',
     'BiasAdd'])
-# One FLOP per input element.
+# Input minus output elements (e.g. a sum of n numbers is n - 1 additions).
 _REDUCTIONS = frozenset(['Sum', 'Mean', 'Max', 'Min', 'ArgMax', 'ArgMin'])
 _CALLS = frozenset(['PartitionedCall', 'StatefulPartitionedCall'])
 _CONDS = frozenset(['If', 'StatelessIf'])
