@@ -36,6 +36,15 @@ import tensorflow as tf
 
 __all__ = ['count_flops', 'nested_graph_flops']
 
+# Convolutions: op type -> (the input whose elements each cost one
+# multiply-add per leading kernel entry, or None for the output; how many
+# leading kernel dims multiply). Conv2D: kh x kw x C_in per output element;
+# depthwise: kh x kw; a transposed convolution (Conv2DBackpropInput, kernel
+# [kh, kw, C_out, C_in]): kh x kw x C_out per element of its input, which is
+# op input 2.
+_CONVOLUTIONS = {'Conv2D': (None, 3), 'DepthwiseConv2dNative': (None, 2),
+                 'Conv2DBackpropInput': (2, 3)}
+
 # One FLOP per output element, as in TF's profiler registry
 # (tensorflow/python/profiler/internal/flops_registry.py).
 _ELEMENTWISE = frozenset([
@@ -175,24 +184,14 @@ def _op_flops(op, batch):
   """FLOPs of one op with the batch dimension set, or None if unknown."""
   kind = op.type
   out = op.outputs[0].shape if op.outputs else None
-  if kind == 'Conv2D':
-    n, kernel = _elements(out, batch), op.inputs[1].shape
+  if kind in _CONVOLUTIONS:
+    counted_input, kernel_dims = _CONVOLUTIONS[kind]
+    n = _elements(out if counted_input is None else
+                  op.inputs[counted_input].shape, batch)
+    kernel = op.inputs[1].shape
     if n is None or not kernel.is_fully_defined():
       return None
-    kh, kw, c_in, _ = kernel.as_list()
-    return 2. * n * kh * kw * c_in
-  if kind == 'DepthwiseConv2dNative':
-    n, kernel = _elements(out, batch), op.inputs[1].shape
-    if n is None or not kernel.is_fully_defined():
-      return None
-    kh, kw = kernel.as_list()[:2]
-    return 2. * n * kh * kw
-  if kind == 'Conv2DBackpropInput':
-    n, kernel = _elements(op.inputs[2].shape, batch), op.inputs[1].shape
-    if n is None or not kernel.is_fully_defined():
-      return None
-    kh, kw, c_out, _ = kernel.as_list()
-    return 2. * n * kh * kw * c_out
+    return 2. * n * math.prod(kernel.as_list()[:kernel_dims])
   if kind in ('MatMul', 'BatchMatMulV2', 'BatchMatMul'):
     return _matmul_flops(op, batch)
   if kind in _ELEMENTWISE:

@@ -79,3 +79,27 @@ def test_static_batch_required():
     assert 'static batch' in str(e)
   else:
     raise AssertionError('no error for an unknown batch size')
+
+
+def test_depthwise_and_transposed_convolutions_are_counted_from_shapes():
+  depthwise = tf.constant(np.random.default_rng(2).standard_normal(
+      (3, 3, 3, 1)).astype(np.float32))
+  transposed = tf.constant(np.random.default_rng(3).standard_normal(
+      (2, 2, 5, 3)).astype(np.float32))  # [kh, kw, C_out, C_in]
+
+  def body(x):
+    d = tf.nn.depthwise_conv2d(x, depthwise, [1, 1, 1, 1], 'SAME')
+    t = tf.nn.conv2d_transpose(x, transposed, tf.stack(
+        [tf.shape(x)[0], 16, 14, 5]), 2)
+    return tf.reduce_sum(d, axis=[1, 2, 3]), tf.reduce_sum(t, axis=[1, 2, 3])
+
+  inner = tf.function(body, autograph=False, input_signature=[
+      tf.TensorSpec([None, 8, 7, 3], tf.float32)])
+  counted, missed = flop_count.count_flops(
+      inner, [tf.TensorSpec([BATCH, 8, 7, 3], tf.float32)])
+  assert missed == 0
+  pixels = BATCH * 8 * 7
+  expected_depthwise = 2 * pixels * 3 * 3 * 3        # per output element
+  expected_transposed = 2 * pixels * 3 * 2 * 2 * 5   # per input element
+  sums = (pixels * 3 - BATCH) + (BATCH * 16 * 14 * 5 - BATCH)
+  assert counted == expected_depthwise + expected_transposed + sums

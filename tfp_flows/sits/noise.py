@@ -25,6 +25,18 @@ def _mask(images, mask):
   return base.background_mask(images)
 
 
+def _draws(sit, seed, indices, shape, dtype):
+  """`sit.draw` for every image, stacked: array `shape` of `dtype`.
+
+  Image `i`'s noise comes from `base.rng_for(seed, indices[i])` whatever the
+  batch, so results do not depend on batching or subsetting.
+  """
+  noise = np.empty(shape, dtype)
+  for i, index in enumerate(indices):
+    noise[i] = sit.draw(base.rng_for(seed, index), shape[1:])
+  return noise
+
+
 class ContinuousNoise(base.SIT):
   """The paper's noise on the continuous scale; kind `'continuous'`.
 
@@ -119,13 +131,12 @@ class ContinuousNoise(base.SIT):
 
   def _apply(self, images, seed, indices, model, batch_size):
     del model, batch_size  # No model.
-    mask = _mask(images, self._mask)
-    out = np.empty(images.shape, np.float32)
-    for i, index in enumerate(indices):
-      n = self.draw(base.rng_for(seed, index), images.shape[1:])
-      y = (images[i].astype(np.float64) + self._offset) / base.NUM_LEVELS
-      out[i] = y + self._eps * (mask[i] * n)
-    return out
+    # The draws stay per image (they define the randomness); the arithmetic
+    # runs once over the batch, which is most of the time for small images.
+    noise = _draws(self, seed, indices, images.shape, np.float64)
+    noise *= _mask(images, self._mask)
+    y = (images.astype(np.float64) + self._offset) / base.NUM_LEVELS
+    return (y + self._eps * noise).astype(np.float32)
 
 
 class DiscreteNoise(base.SIT):
@@ -184,10 +195,6 @@ class DiscreteNoise(base.SIT):
 
   def _apply(self, images, seed, indices, model, batch_size):
     del model, batch_size  # No model.
-    mask = _mask(images, self._mask)
-    out = np.empty(images.shape, np.uint8)
-    for i, index in enumerate(indices):
-      n = self.draw(base.rng_for(seed, index), images.shape[1:])
-      moved = images[i].astype(np.int16) + (mask[i] * n).astype(np.int16)
-      out[i] = np.clip(moved, 0, 255).astype(np.uint8)
-    return out
+    noise = _draws(self, seed, indices, images.shape, np.int16)
+    noise *= _mask(images, self._mask)
+    return np.clip(images.astype(np.int16) + noise, 0, 255).astype(np.uint8)
