@@ -6,7 +6,8 @@ that support it": ones with native bf16 arithmetic (AVX512_BF16 or AMX).
 This script reads the CPU's flags and times `tf.matmul` in float32 and
 bfloat16 at the shape of our Glow's hidden 1x1 convolution at evaluation
 (level 1, batch 256: [256 * 14 * 14, 128] x [128, 128]) and at a square
-2048^3, the median of several calls after a warm-up.
+2048^3, the median of several calls after a warm-up
+(`throughput.matmul_gflops`).
 
     .venv/bin/python bench/bf16_matmul.py
 
@@ -15,7 +16,6 @@ Prints a table and writes `bench/results/bf16_matmul.json` (atomically).
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -26,9 +26,11 @@ sys.path.insert(0, REPO)
 
 import tensorflow as tf  # noqa: E402
 
+import throughput  # noqa: E402  (matmul_gflops; bench/ is on the path)
+
 # (name, [M, K], [K, N])
-SHAPES = (('glow_hidden_1x1_level1_b256', (256 * 14 * 14, 128), (128, 128)),
-          ('square_2048', (2048, 2048), (2048, 2048)))
+SHAPES = (('glow_hidden_1x1_level1_b256', [256 * 14 * 14, 128], [128, 128]),
+          ('square_2048', [2048, 2048], [2048, 2048]))
 BF16_FLAGS = ('avx512_bf16', 'amx_bf16')
 
 
@@ -42,21 +44,6 @@ def cpu_flags():
   except OSError:
     pass
   return set()
-
-
-def time_matmul(a_shape, b_shape, dtype, calls):
-  """Median seconds of one `tf.matmul` of the shapes in `dtype`."""
-  rng = tf.random.Generator.from_seed(0)
-  a = tf.cast(rng.normal(a_shape), dtype)
-  b = tf.cast(rng.normal(b_shape), dtype)
-  matmul = tf.function(tf.matmul)
-  matmul(a, b).numpy()  # trace and warm up
-  times = []
-  for _ in range(calls):
-    tick = time.perf_counter()
-    matmul(a, b).numpy()
-    times.append(time.perf_counter() - tick)
-  return statistics.median(times)
 
 
 def main():
@@ -76,8 +63,10 @@ def main():
     flops = 2. * a_shape[0] * a_shape[1] * b_shape[1]
     row = {}
     for dtype in (tf.float32, tf.bfloat16):
-      seconds = time_matmul(a_shape, b_shape, dtype, args.calls)
-      row[dtype.name] = dict(seconds=seconds, gflop_s=flops / seconds / 1e9)
+      rate = throughput.matmul_gflops(repeats=args.calls, warmup=1,
+                                      a_shape=a_shape, b_shape=b_shape,
+                                      dtype=dtype)
+      row[dtype.name] = dict(seconds=flops / rate / 1e9, gflop_s=rate)
     row['bf16_speedup'] = row['float32']['seconds'] / row['bfloat16']['seconds']
     results[name] = row
     print(f'{name:<30} float32 {row["float32"]["gflop_s"]:7.1f} GFLOP/s  '

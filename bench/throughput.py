@@ -394,10 +394,16 @@ def build(name, init_images):
 # ------------------------------------------------------------ measurements
 
 
-def matmul_gflops(n=2048, repeats=15, warmup=3):
-  """Median float32 matmul rate in TF (GFLOP/s), 2 n^3 FLOPs per product."""
-  a = tf.random.stateless_normal([n, n], [1, 2])
-  b = tf.random.stateless_normal([n, n], [3, 4])
+def matmul_gflops(n=2048, repeats=15, warmup=3, a_shape=None, b_shape=None,
+                  dtype=tf.float32):
+  """Median matmul rate in TF (GFLOP/s), 2 M K N FLOPs per product.
+
+  Square n x n float32 matrices unless `a_shape` ([M, K]), `b_shape`
+  ([K, N]) or `dtype` say otherwise.
+  """
+  a_shape, b_shape = a_shape or [n, n], b_shape or [n, n]
+  a = tf.cast(tf.random.stateless_normal(a_shape, [1, 2]), dtype)
+  b = tf.cast(tf.random.stateless_normal(b_shape, [3, 4]), dtype)
 
   @tf.function
   def mm(a, b):
@@ -410,7 +416,8 @@ def matmul_gflops(n=2048, repeats=15, warmup=3):
     start = time.perf_counter()
     mm(a, b).numpy()
     times.append(time.perf_counter() - start)
-  return 2. * n ** 3 / statistics.median(times) / 1e9
+  flops = 2. * a_shape[0] * a_shape[1] * b_shape[1]
+  return flops / statistics.median(times) / 1e9
 
 
 def count_flops(v):

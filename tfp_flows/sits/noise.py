@@ -132,7 +132,7 @@ class ContinuousNoise(base.SIT):
   def _apply(self, images, seed, indices, model, batch_size):
     del model, batch_size  # No model.
     # The draws stay per image (they define the randomness); the arithmetic
-    # runs once over the batch, which is most of the time for small images.
+    # runs once over the batch instead of per image.
     noise = _draws(self, seed, indices, images.shape, np.float64)
     noise *= _mask(images, self._mask)
     y = (images.astype(np.float64) + self._offset) / base.NUM_LEVELS
