@@ -168,6 +168,55 @@ def test_log_density_is_the_dequantised_model(two_bit):
     two_bit.log_density(np.zeros((2, 2, 1), np.int32))
 
 
+@pytest.mark.parametrize('channels', [1, 3])
+def test_noisy_log_prob_is_log_prob_at_integers(channels):
+  model = PixelCNN(image_shape=(4, 4, channels), num_hierarchies=1, seed=2,
+                   **_TINY)
+  x = _random_images((3, 4, 4, channels), seed=5)
+  x[0, 0, 0] = 0
+  x[1, -1, -1] = 255
+  np.testing.assert_allclose(model.noisy_log_prob(x / 256.),
+                             model.log_prob(x), rtol=2e-6)
+  # Batch shapes are kept.
+  assert model.noisy_log_prob(np.stack([x, x]) / 256.).shape == (2, 3)
+
+
+def test_noisy_log_prob_conditions_on_noise_and_floors_own_level(eight_bit):
+  dist = eight_bit.distribution
+  x = _random_images((2, 8, 8, 1), seed=6)
+  x[:, 0, 0, 0] = 0
+  rng = np.random.default_rng(0)
+  # Inside [0, 255]: exactly tfd.PixelCNN.log_prob of the noisy pixel values.
+  v = np.clip(x + 0.3 * rng.standard_normal(x.shape), 0., 255.)
+  np.testing.assert_allclose(
+      eight_bit.noisy_log_prob((v / 256.).astype(np.float32)),
+      dist.log_prob(v.astype(np.float32), training=False), rtol=2e-6)
+  # Below 0, where TFP gives NaN, the pixel takes level 0's mass (its tail
+  # bucket) while the network still sees the negative value.
+  below = x.astype(np.float64)
+  below[:, 0, 0, 0] = -0.25
+  assert np.isnan(dist.log_prob(below.astype(np.float32),
+                                training=False)).all()
+  score = eight_bit.noisy_log_prob((below / 256.).astype(np.float32)).numpy()
+  assert np.isfinite(score).all()
+  assert (np.abs(score - eight_bit.log_prob(x).numpy()) > 1e-5).all()
+  # Unlike log_density, which quantises before the network sees anything.
+  offset = 64 * 8 * math.log(2.)
+  np.testing.assert_allclose(
+      eight_bit.log_density(np.clip(below / 256., 0, 1).astype(np.float32)),
+      eight_bit.log_prob(x) + offset, rtol=1e-6)
+
+
+@pytest.mark.parametrize('y,error,pattern', [
+    (np.zeros((3, 3, 1), np.float32), ValueError, 'shape'),
+    (np.zeros((8, 8, 1), np.int32), TypeError, 'float'),
+    (np.full((8, 8, 1), np.nan, np.float32), ValueError, 'NaN'),
+])
+def test_noisy_log_prob_bad_input(eight_bit, y, error, pattern):
+  with pytest.raises(error, match=pattern):
+    eight_bit.noisy_log_prob(y)
+
+
 @pytest.mark.parametrize('batch_shape', [(), (2,), (2, 3)])
 def test_bits_per_dim_batch_shapes(two_bit, batch_shape, assert_all_finite):
   x = _random_images(batch_shape + (2, 2, 1), seed=5, levels=4)

@@ -189,6 +189,37 @@ def test_pixelcnn_study_skips_zero_latents_by_default(pixelcnn_dir, tmp_path):
                  for r in summary['results'])
   assert any(r['evaluation'] == 'continuous' for r in summary['results'])
   assert summary['config']['skipped_sits_for_some_models']
+  # Every continuous SIT is scored twice: by the normalised density and by
+  # the score whose network sees the noisy values.
+  continuous = {r['sit'] for r in summary['results']
+                if r['evaluation'] == 'continuous'}
+  conditioned = {r['sit'] for r in summary['results']
+                 if r['evaluation'] == 'conditioned'}
+  assert continuous == conditioned and len(continuous) == 12
+  ood = {(o['sit'], o['evaluation']) for o in summary['ood']}
+  assert ('noise_normal_eps0.001_all_edge', 'conditioned') in ood
+  table = per_image.read_csv(str(tmp_path / 'per_image.csv'))
+  # At the bin edge the clean point is x / 256, where the conditioned score
+  # is the discrete likelihood.
+  edge = table['sit'] == 'noise_normal_eps0.001_all_edge'
+  disc = table['sit'] == 'discrete_noise_k1_all'
+  for dataset in ('fashion_mnist', 'mnist'):
+    sel = table['dataset'] == dataset
+    np.testing.assert_allclose(
+        table['bpd_before'][edge & sel & (table['evaluation'] ==
+                                          'conditioned')],
+        table['bpd_before'][disc & sel], rtol=0, atol=1e-5)
+  # Negative noise on black pixels is scored as level 0 (clipped), never NaN.
+  assert np.isfinite(table['bpd_after']).all()
+  cond_edge = edge & (table['evaluation'] == 'conditioned')
+  assert (table['clipped_fraction'][cond_edge] > 0).any()
+
+
+def test_zero_latents_k2_needs_three_levels(glow_dir, tmp_path):
+  with pytest.raises(ValueError, match=r'k < L.*with L = 2 levels'):
+    entry.analyze_sits([glow_dir], str(tmp_path),
+                       sits=[sits.ZeroLatents(2)], num_images=8,
+                       verbose=False)
 
 
 def test_bad_inputs_are_clear_errors(glow_dir, tmp_path):

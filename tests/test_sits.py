@@ -42,6 +42,18 @@ def glow():
   return model
 
 
+@pytest.fixture(scope='module')
+def glow3():
+  """Tiny 3-level Glow (8 -> 4 -> 2 -> 1), the depth the paper's k = 2 needs."""
+  model = Glow(image_shape=(8, 8, 1), num_levels=3, num_steps_per_level=1,
+               hidden_channels=8, seed=1)
+  model.initialize(_random_images((16, 8, 8, 1), seed=4))
+  rng = np.random.default_rng(1)
+  for v in model.trainable_variables:
+    v.assign(v + 0.05 * rng.standard_normal(v.shape).astype(np.float32))
+  return model
+
+
 # ---------------------------------------------------------- continuous scale
 
 
@@ -203,44 +215,75 @@ def _continuous_noise(rng, distribution, shape):
   return rng.uniform(-1. / 256, 0., shape)
 
 
+@pytest.mark.parametrize('placement,offset', [('edge', 0.), ('centre', 0.5)])
 @pytest.mark.parametrize('mask', ['all', 'background'])
 @pytest.mark.parametrize('distribution',
                          ['normal', 'normal_shifted', 'uniform_negative'])
-def test_continuous_noise_matches_formula(distribution, mask, real_images):
+def test_continuous_noise_matches_formula(distribution, mask, placement,
+                                          offset, real_images):
   x = real_images[:5]
   eps, seed, indices = 0.001, 11, np.array([3, 9, 0, 100, 4])
-  out = sits.ContinuousNoise(eps, distribution, mask)(x, seed=seed,
-                                                       indices=indices)
+  sit = sits.ContinuousNoise(eps, distribution, mask, placement)
+  assert sit.offset == offset
+  out = sit(x, seed=seed, indices=indices)
   assert out.dtype == np.float32 and out.shape == x.shape
   expected = np.empty(x.shape, np.float64)
   for i, index in enumerate(indices):
     n = _continuous_noise(np.random.default_rng([seed, index]), distribution,
                           x.shape[1:])
     m = (x[i] / 255. < 0.3) if mask == 'background' else np.ones(x.shape[1:])
-    expected[i] = (x[i] + 0.5) / 256 + eps * m * n
+    expected[i] = (x[i] + offset) / 256 + eps * m * n
   np.testing.assert_array_equal(out, expected.astype(np.float32))
   # The same in terms of the public helper, up to float32 round-off.
-  np.testing.assert_allclose(out, sits.to_continuous(x) + (expected - (
-      x + 0.5) / 256), rtol=0, atol=1e-7)
-  delta = out.astype(np.float64) - sits.to_continuous(x)
+  np.testing.assert_allclose(out, sits.to_continuous(x, offset) + (
+      expected - (x + offset) / 256), rtol=0, atol=1e-7)
+  delta = out.astype(np.float64) - sits.to_continuous(x, offset)
   if mask == 'background':
     foreground = x / 255. >= 0.3
     assert np.all(delta[foreground] == 0)
     assert np.any(delta[~foreground] != 0)
   if distribution == 'uniform_negative':
-    # (x + 0.5) / 256 is exact in float32 and n <= 0: rounding stays below.
+    # (x + offset) / 256 is exact in float32 and n <= 0: rounding stays
+    # below.
     assert delta.max() <= 0 and delta.min() >= -eps / 256 - 1e-7
 
 
-def test_continuous_noise_offset_and_zero_eps():
+def test_continuous_noise_placement_and_zero_eps():
   x = _random_images((2, 3, 3, 1))
-  np.testing.assert_array_equal(sits.ContinuousNoise(eps=0.)(x),
-                                sits.to_continuous(x))
-  out = sits.ContinuousNoise(eps=0., offset=0.)(x)
-  np.testing.assert_array_equal(out, x / 256.)
-  sit = sits.ContinuousNoise(offset=0.25)
-  assert sit.name == 'noise_normal_eps0.001_all_offset0.25'
-  assert sits.ContinuousNoise().name == 'noise_normal_eps0.001_all'
+  # The paper's placement, the default: the bin's lower edge x / 256.
+  np.testing.assert_array_equal(sits.ContinuousNoise(eps=0.)(x), x / 256.)
+  out = sits.ContinuousNoise(eps=0., placement='centre')(x)
+  np.testing.assert_array_equal(out, sits.to_continuous(x))
+  assert sits.ContinuousNoise().name == 'noise_normal_eps0.001_all_edge'
+  sit = sits.ContinuousNoise(placement='centre')
+  assert sit.name == 'noise_normal_eps0.001_all_centre'
+  assert sits.get(sit.name).config() == sit.config()
+  with pytest.raises(ValueError, match='not the name of a SIT'):
+    sits.get('noise_normal_eps0.001_all')   # no placement: ambiguous
+
+
+def test_bin_edge_noise_by_hand():
+  """The paper's eq. 6 at the bin edge, written out for a 2x2 image."""
+  x = np.array([[0, 10], [200, 255]], np.uint8).reshape(1, 2, 2, 1)
+  seed, index, eps = 5, 7, 0.001
+  n = np.random.default_rng([seed, index]).standard_normal((2, 2, 1))
+  out = sits.ContinuousNoise(eps, 'normal', 'background')(
+      x, seed=seed, indices=np.array([index]))
+  # Background: x / 255 < 0.3, i.e. the pixels 0 and 10 only.
+  expected = np.array([[0 / 256 + eps * n[0, 0, 0], 10 / 256 + eps * n[0, 1, 0]],
+                       [200 / 256, 255 / 256]])
+  # Computed in float64, rounded once to float32.
+  np.testing.assert_array_equal(out[0, ..., 0], expected.astype(np.float32))
+  # A negative draw on the black pixel goes below 0: outside the training
+  # support [0, 1/256) of its bin (the paper's explanation).
+  shifted = sits.ContinuousNoise(eps, 'normal_shifted', 'all')(
+      x, seed=seed, indices=np.array([index]))
+  np.testing.assert_array_equal(
+      shifted[0, ..., 0],
+      (x[0, ..., 0] / 256 + eps * (n[..., 0] + 1 / 256)).astype(np.float32))
+  uniform = sits.ContinuousNoise(eps, 'uniform_negative', 'all')(x)
+  assert np.all(uniform <= x / 256) and np.all(uniform > x / 256 - eps / 256
+                                                - 1e-9)
 
 
 # ------------------------------------------------------- Glow and ZeroLatents
@@ -262,17 +305,29 @@ def test_glow_encode_without_dequantisation_is_the_bin_centre(glow):
 
 
 @pytest.mark.parametrize('k', [0, 1, 2])
-def test_zero_latents_changes_only_levels_up_to_k(glow, k):
+def test_zero_latents_changes_only_levels_up_to_k(glow3, k):
   x = _random_images((5, 8, 8, 1), seed=3)
-  original, zeroed = sits.ZeroLatents(k).latents(x, glow, batch_size=2)
-  assert len(original) == len(zeroed) == glow.num_levels
-  for level in range(glow.num_levels):
-    assert original[level].shape == (5, *glow.latent_shapes[level])
+  sit = sits.ZeroLatents(k)
+  original, zeroed = sit.latents(x, glow3, batch_size=2)
+  assert len(original) == len(zeroed) == glow3.num_levels == 3
+  for level in range(glow3.num_levels):
+    assert original[level].shape == (5, *glow3.latent_shapes[level])
     assert np.any(original[level] != 0)
     if level < k:
       assert np.all(zeroed[level] == 0)
     else:
       np.testing.assert_array_equal(zeroed[level], original[level])
+  # Nothing zeroed: decode(encode(x)) is x's bin centre, i.e. x.
+  np.testing.assert_allclose(glow3.decode(original), x + 0.5, rtol=0,
+                             atol=1e-3)
+  out = sit(x, model=glow3)
+  np.testing.assert_allclose(out, np.asarray(glow3.decode(zeroed)) / 256,
+                             rtol=0, atol=1e-6)
+  if k == 0:
+    np.testing.assert_array_equal(sits.ZeroLatents(0, 'quantised')(
+        x, model=glow3), x)
+  else:
+    assert np.abs(out - sits.to_continuous(x)).max() > 1e-2
 
 
 def test_zero_latents_output_is_the_decoded_zeroed_latents(glow):
@@ -313,7 +368,7 @@ def test_zero_latents_variants_share_one_decode_until_weights_change(
   np.testing.assert_array_equal(
       quantised, np.clip(np.floor(continuous.astype(np.float64) * 256), 0,
                          255))
-  sits.ZeroLatents(2, 'continuous')(x, model=glow)  # another k: decodes
+  sits.ZeroLatents(0, 'continuous')(x, model=glow)  # another k: decodes
   assert len(calls) == 2 * calls_first
   variable = glow.trainable_variables[-1]
   saved = variable.numpy()
@@ -349,8 +404,10 @@ def test_zero_latents_rejects_models_that_are_not_glow(glow):
   with pytest.raises(TypeError, match='got PixelCNN'):
     sit.latents(x, pixelcnn)
   x8 = _random_images((2, 8, 8, 1))
-  with pytest.raises(ValueError, match='`k`.*num_levels'):
-    sits.ZeroLatents(3)(x8, model=glow)
+  for k in (2, 3):
+    with pytest.raises(ValueError, match=r'`k` \(%d\) must be less than .* '
+                       'levels L = 2' % k):
+      sits.ZeroLatents(k)(x8, model=glow)
   with pytest.raises(ValueError, match='`images`'):
     sit(_random_images((2, 4, 4, 1)), model=glow)
 
@@ -449,8 +506,9 @@ def test_compose_kind_and_errors():
     (lambda: sits.ContinuousNoise(distribution='laplace'), ValueError,
      '`distribution`'),
     (lambda: sits.ContinuousNoise(mask='foreground'), ValueError, '`mask`'),
-    (lambda: sits.ContinuousNoise(offset=1.), ValueError, '`offset`'),
-    (lambda: sits.ContinuousNoise(offset=None), TypeError, '`offset`'),
+    (lambda: sits.ContinuousNoise(placement='middle'), ValueError,
+     '`placement` must be one of'),
+    (lambda: sits.ContinuousNoise(placement=None), ValueError, '`placement`'),
     (lambda: sits.DiscreteNoise(k=0), ValueError, '`k`'),
     (lambda: sits.DiscreteNoise(k=1.), TypeError, '`k`'),
     (lambda: sits.DiscreteNoise(k=256), ValueError, '`k`'),
@@ -501,20 +559,25 @@ def test_empty_batch():
 
 def test_presets_names_configs_and_round_trips():
   paper = sits.paper_presets()
-  assert [s.name for s in paper] == [
-      'translate_dx-1_dy0_zeros', 'translate_dx-2_dy0_zeros',
-      'noise_normal_eps0.001_all', 'noise_normal_eps0.001_background',
-      'noise_normal_shifted_eps0.001_all',
-      'noise_uniform_negative_eps0.001_all',
-      'zero_latents_k1_continuous', 'zero_latents_k1_quantised']
+  noises = [f'noise_{d}_eps0.001_{m}' for d in
+            ('normal', 'normal_shifted', 'uniform_negative')
+            for m in ('all', 'background')]
+  assert [s.name for s in paper] == (
+      ['translate_dx-1_dy0_zeros', 'translate_dx-2_dy0_zeros'] +
+      [n + '_edge' for n in noises] +
+      ['zero_latents_k1_continuous', 'zero_latents_k1_quantised',
+       'zero_latents_k2_continuous', 'zero_latents_k2_quantised'])
   defaults = sits.default_sits()
   names = [s.name for s in defaults]
-  assert len(defaults) == 13 and len(set(names)) == 13
-  assert names[8:] == ['discrete_noise_k1_all', 'discrete_noise_k2_all',
-                       'discrete_noise_k4_all', 'discrete_noise_k8_all',
-                       'discrete_noise_k4_background']
+  assert len(defaults) == 23 and len(set(names)) == 23
+  assert names[:12] == [s.name for s in paper]
+  # Our variants beside the paper's: the same noises at the bin centre.
+  assert names[12:18] == [n + '_centre' for n in noises]
+  assert names[18:] == ['discrete_noise_k1_all', 'discrete_noise_k2_all',
+                        'discrete_noise_k4_all', 'discrete_noise_k8_all',
+                        'discrete_noise_k4_background']
   composed = sits.Compose([sits.Translate(2, -1, 'edge'),
-                           sits.ContinuousNoise(1e-5, offset=0.25)])
+                           sits.ContinuousNoise(1e-5, placement='centre')])
   # A large eps prints as 1e+20; names must not contain that "+".
   for sit in defaults + [composed, sits.ContinuousNoise(eps=1e20)]:
     assert re.fullmatch(r'[A-Za-z0-9._+-]+', sit.name), sit.name
@@ -528,29 +591,36 @@ def test_presets_names_configs_and_round_trips():
   with pytest.raises(ValueError, match='`name`'):
     sits.get('rotate_90')
   with pytest.raises(ValueError, match='canonical'):
-    sits.get('noise_normal_eps1e-3_all')
+    sits.get('noise_normal_eps1e-3_all_edge')
   with pytest.raises(ValueError, match="unknown 'type'"):
     sits.from_config({'type': 'Rotate'})
 
 
-def test_sits_for_model_drops_flow_sits_for_other_models(glow):
+def test_sits_for_model_drops_flow_sits_for_other_models(glow, glow3):
   defaults = sits.default_sits()
   kept = sits.sits_for_model(defaults, object())
   assert [s.name for s in kept] == [s.name for s in defaults
                                     if not s.name.startswith('zero_latents')]
-  assert len(kept) == 11
-  assert sits.sits_for_model(defaults, glow) == defaults
+  assert len(kept) == 19
+  # A 2-level Glow can zero k = 1 only (k < L); a 3-level one both.
+  assert [s.name for s in sits.sits_for_model(defaults, glow)] == [
+      s.name for s in defaults if not s.name.startswith('zero_latents_k2')]
+  assert sits.sits_for_model(defaults, glow3) == defaults
+  composed = sits.Compose([sits.Translate(-1), sits.ZeroLatents(2)])
+  assert sits.sits_for_model([composed], glow) == []
+  assert sits.sits_for_model([composed], glow3) == [composed]
 
 
-def test_every_default_sit_on_real_images(real_images, glow):
+def test_every_default_sit_on_real_images(real_images, glow3):
   # ZeroLatents needs the 8x8 Glow: use a crop of the real images.
   crops = np.ascontiguousarray(real_images[:4, 10:18, 10:18])
   for sit in sits.default_sits():
     x = crops if sit.needs_flow else real_images[:4]
-    out = sit(x, seed=0, model=glow)
+    out = sit(x, seed=0, model=glow3)
     expected = np.uint8 if sit.kind == 'discrete' else np.float32
     assert out.dtype == expected and out.shape == x.shape, sit.name
-    change = sits.pixel_change(x, out)
+    change = sits.pixel_change(x, out, offset=getattr(
+        sit, 'offset', sits.CONTINUOUS_OFFSET))
     assert np.all(np.isfinite(change['mean_abs'])), sit.name
     assert change['mean_abs'].max() > 0, sit.name
     # Continuous noise of eps = 0.001 moves pixels by ~0.26 grey levels.

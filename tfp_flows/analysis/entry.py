@@ -73,11 +73,15 @@ def analyze_sits(model_dirs, output_dir, num_images=None, sits=None,
       if not isinstance(sit, sits_lib.SIT):
         raise TypeError(f'`sits` must hold SIT objects (e.g. '
                         f'@Translate()); got {sit!r}.')
-      if not any(sit in sits_lib.sits_for_model([sit], m.model)
-                 for m in study_models):
-        kinds = ', '.join(f'{m.name} is a {m.kind}' for m in study_models)
-        raise ValueError(f'SIT {sit.name!r} needs a multi-scale Glow, and '
-                         f'no model given is one ({kinds}).')
+      if not any(sit.applies_to(m.model) for m in study_models):
+        kinds = ', '.join(
+            f'{m.name} is a {m.kind}' + (
+                f' with L = {m.model.num_levels} levels'
+                if hasattr(m.model, 'num_levels') else '')
+            for m in study_models)
+        raise ValueError(f'SIT {sit.name!r} needs a multi-scale Glow with '
+                         'more levels than the factors it zeroes (k < L), '
+                         f'and no model given is one ({kinds}).')
   classifiers = []
   if classifier_dirs:
     from tfp_flows import classifiers as classifiers_lib  # pylint: disable=g-import-not-at-top

@@ -165,9 +165,12 @@ def write_figures(figure_dir, summary, table, clean, images_of, models, sits,
     bpd_clean = clean[(m.name, dataset)]['bpd'][:k]
     transforms = []
     for sit in sits_lib.sits_for_model(sits, m.model):
+      # The first score of each SIT (a PixelCNN's density, not its
+      # conditioned score) labels the grid.
       rows = np.flatnonzero((table['model'] == m.name) &
                             (table['dataset'] == dataset) &
-                            (table['sit'] == sit.name))[:k]
+                            (table['sit'] == sit.name) &
+                            (table['evaluation'] != 'conditioned'))[:k]
       if not rows.size:
         continue
       out, _ = sit.transform(sub, seed=seed, indices=sub_idx, model=m.model,

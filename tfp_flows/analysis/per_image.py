@@ -4,9 +4,11 @@ The table is column-oriented: a dict from column name to a 1-D numpy array,
 one row per (model, data set, image, SIT). Columns (`COLUMNS`):
 
   model, dataset, role ('in' | 'ood'), split, index (in the split), label
-  (-1 for unlabelled sets), sit, evaluation ('discrete' | 'continuous'),
-  bpd_before, bpd_after (bits/dim; `continuous` rows use the model's
-  density at the clean image's continuous point as "before"),
+  (-1 for unlabelled sets), sit, evaluation ('discrete' | 'continuous' |
+  'conditioned'), bpd_before, bpd_after (bits/dim; `continuous` rows use the
+  model's density at the clean image's continuous point as "before";
+  `conditioned` rows, PixelCNN only, score the same continuous images with
+  `PixelCNN.noisy_log_prob`, its network conditioned on the noisy values),
   classifier_pred_before/after (-1 without a classifier), confidence_before
   / after (the classifier's top-class probability; NaN without one),
   pixel_change (mean |after - before| in grey levels), psnr (dB; inf when

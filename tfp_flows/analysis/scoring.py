@@ -21,7 +21,32 @@ import numpy as np
 
 from tfp_flows.models import discrete
 
-__all__ = ['continuous_bits_per_dim', 'density_allows_any_real']
+__all__ = ['CONTINUOUS_SCORES', 'continuous_bits_per_dim',
+           'continuous_scores_for', 'density_allows_any_real', 'evaluation_name']
+
+# How a continuous image is scored: 'density', the model's normalised
+# `log_density` (every model); 'conditioned', a PixelCNN's
+# `noisy_log_prob`, whose network conditions on the noisy values (the
+# paper's reading of PixelCNN; not a density, see `PixelCNN.noisy_log_prob`).
+CONTINUOUS_SCORES = ('density', 'conditioned')
+
+# The per-image table's `evaluation` value of each score.
+_EVALUATION = {'density': 'continuous', 'conditioned': 'conditioned'}
+
+
+def evaluation_name(score):
+  """The per-image table's `evaluation` label of a continuous score."""
+  if score not in _EVALUATION:
+    raise ValueError(f'`score` must be one of {CONTINUOUS_SCORES}; got '
+                     f'{score!r}.')
+  return _EVALUATION[score]
+
+
+def continuous_scores_for(model):
+  """The continuous scores `model` supports: `'density'`, and
+  `'conditioned'` for models with `noisy_log_prob` (PixelCNN)."""
+  return ('density',) + (('conditioned',) if hasattr(
+      model, 'noisy_log_prob') else ())
 
 
 def density_allows_any_real(model):
@@ -37,8 +62,13 @@ def density_allows_any_real(model):
 
 
 def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
-                            return_latents=False):
+                            return_latents=False, score='density'):
   """Bits/dim of continuous images under `model.log_density`, in batches.
+
+  With `score='conditioned'` (PixelCNN only) the images are scored with
+  `model.noisy_log_prob` instead, `bits/dim = -noisy_log_prob / (D ln 2)`:
+  the network sees the noisy values; values outside `[0, 1]` are scored as
+  the end grey level whose tail contains them (counted as clipped).
 
   Args:
     model: an `ImageDensityModel` with `log_density`.
@@ -47,6 +77,7 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
     progress: optional callable `(done, total)` called after each batch.
     return_latents: Python `bool`: also return the latents the flow maps `y`
       to, from the same pass (`model.log_density_and_latents`, Glow only).
+    score: one of `CONTINUOUS_SCORES`. Default value: `'density'`.
 
   Returns:
     `(bits_per_dim, clipped_fraction)`: float64 arrays `[N]`; the second is
@@ -55,6 +86,10 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
     third element: the list of float32 arrays `[N, h_l, w_l, c_l]`, finest
     level first.
   """
+  evaluation_name(score)
+  if score == 'conditioned' and not hasattr(model, 'noisy_log_prob'):
+    raise TypeError(f'score=\'conditioned\' needs a model with '
+                    f'`noisy_log_prob` (PixelCNN); got {type(model).__name__}.')
   if not isinstance(batch_size, int) or batch_size <= 0:
     raise ValueError(f'`batch_size` must be a positive integer; got '
                      f'{batch_size!r}.')
@@ -69,10 +104,21 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
   latents = None
   model_subpixels = getattr(model, 'num_model_subpixels', model.num_subpixels)
   offset = model_subpixels * model.n_bits * math.log(2.)
+  conditioned = score == 'conditioned'
   any_real = density_allows_any_real(model)
   for start in range(0, n, batch_size):
     batch = y[start:start + batch_size]
     stop = start + len(batch)
+    if conditioned:
+      # Levels floor(256 y) outside 0..255: the end level's tail scores them.
+      outside = (batch < 0.) | (batch >= 1.)
+      clipped[start:stop] = outside.reshape(len(batch), -1).mean(axis=1)
+      log_p = np.asarray(model.noisy_log_prob(batch), np.float64)
+      bpd[start:stop] = np.asarray(discrete.bits_per_dim(
+          log_p, model.num_subpixels), np.float64)
+      if progress is not None:
+        progress(stop, n)
+      continue
     if not any_real:
       outside = (batch < 0.) | (batch > 1.)
       clipped[start:stop] = outside.reshape(len(batch), -1).mean(axis=1)

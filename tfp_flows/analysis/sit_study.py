@@ -145,6 +145,11 @@ def _shares_centre_latents(model, model_sits):
           any(isinstance(s, sits_lib.ZeroLatents) for s in model_sits))
 
 
+def _score_suffix(score_name):
+  """Cache-key suffix of a continuous score (none for the density)."""
+  return '' if score_name in (None, 'density') else f'.{score_name}'
+
+
 def _to_grey(images, sit):
   """SIT output -> grey levels (uint8 or float32) for the classifier."""
   if sit.kind == 'discrete':
@@ -233,8 +238,10 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
   total = 0
   for m, name, model_sits in plan:
     n = len(images_of[name][0])
-    total += n * (1 + len(model_sits) + len(
-        {_continuous_offset(s) for s in model_sits if s.kind == 'continuous'}))
+    scores = len(scoring.continuous_scores_for(m.model))
+    continuous = [s for s in model_sits if s.kind == 'continuous']
+    total += n * (1 + len(model_sits) - len(continuous) + scores * (
+        len(continuous) + len({_continuous_offset(s) for s in continuous})))
   prog = progress_lib.Progress(total, prefix='[analyze_sits] ',
                                enabled=verbose)
   timings = dict(model_seconds=0., transform_seconds=0.,
@@ -294,34 +301,40 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
     clf_before = scored(('_classifier', name, 'clean'), _fingerprint(**clf_fp),
                         clean_classes, 0)
 
+    # Clean continuous references: one per (bin offset, score) the SITs
+    # use; the paper's noise starts at the bin edge, ZeroLatents and our
+    # noise variants at the bin centre.
     before_continuous = {}
     # Latents of the clean bin centres, kept from the clean continuous
     # scoring for ZeroLatents (not cached on disk: after a resumed run
     # ZeroLatents encodes the images itself).
     centre_latents = {}
     share_latents = _shares_centre_latents(m.model, model_sits)
-    # One clean continuous reference per bin offset the SITs use (the
-    # presets all use the bin centre).
+    continuous_scores = scoring.continuous_scores_for(m.model)
     for offset in sorted({_continuous_offset(s) for s in model_sits
                           if s.kind == 'continuous'}):
-      prog.label = f'{m.name} / {name} / clean (continuous)'
+      for score_name in continuous_scores:
+        prog.label = (f'{m.name} / {name} / clean '
+                      f'({scoring.evaluation_name(score_name)})')
 
-      def clean_continuous(offset=offset):
-        tick = time.perf_counter()
-        # Only latents of exactly the bin centres serve ZeroLatents.
-        keep = share_latents and offset == discrete.BIN_CENTRE
-        result = scoring.continuous_bits_per_dim(
-            m.model, sits_lib.to_continuous(images, offset), batch_size,
-            progress=tracker(), return_latents=keep)
-        timings['model_seconds'] += time.perf_counter() - tick
-        if keep:
-          centre_latents['latents'] = result[2]
-        return dict(bpd=result[0], clipped=result[1])
-      key = 'clean_continuous' + (
-          '' if offset == sits_lib.CONTINUOUS_OFFSET else f'_offset{offset:g}')
-      before_continuous[offset] = scored(
-          (m.name, name, key), _fingerprint(**base_fp), clean_continuous,
-          len(images))['bpd']
+        def clean_continuous(offset=offset, score_name=score_name):
+          tick = time.perf_counter()
+          # Only latents of exactly the bin centres serve ZeroLatents.
+          keep = (share_latents and offset == discrete.BIN_CENTRE and
+                  score_name == 'density')
+          result = scoring.continuous_bits_per_dim(
+              m.model, sits_lib.to_continuous(images, offset), batch_size,
+              progress=tracker(), return_latents=keep, score=score_name)
+          timings['model_seconds'] += time.perf_counter() - tick
+          if keep:
+            centre_latents['latents'] = result[2]
+          return dict(bpd=result[0], clipped=result[1])
+        key = ('clean_continuous' + _score_suffix(score_name) + (
+            '' if offset == sits_lib.CONTINUOUS_OFFSET else
+            f'_offset{offset:g}'))
+        before_continuous[(offset, score_name)] = scored(
+            (m.name, name, key), _fingerprint(**base_fp), clean_continuous,
+            len(images))['bpd']
 
     for sit in model_sits:
       prog.label = f'{m.name} / {name} / {sit.name}'
@@ -363,35 +376,46 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
         clf_key.update(base_fp)
       clf_after = scored(clf_parts, _fingerprint(**clf_key), sit_classes, 0)
 
-      def score(sit=sit, transform=transform):
-        out, valid = transform()
-        tick = time.perf_counter()
-        if sit.kind == 'discrete':
-          bpd = evaluate.evaluate_bits_per_dim(
-              m.model, out, batch_size, seed=seed, progress=tracker())
-          clipped = np.zeros(len(out))
-        else:
-          bpd, clipped = scoring.continuous_bits_per_dim(
-              m.model, out, batch_size, progress=tracker())
-        timings['model_seconds'] += time.perf_counter() - tick
-        bpd[~valid] = np.nan
-        return dict(bpd=bpd, clipped=clipped)
-      after = scored((m.name, name, sit.name), fp, score, len(images))
-      n = len(images)
-      before = (before_discrete if sit.kind == 'discrete' else
-                before_continuous[_continuous_offset(sit)])
-      blocks.append(dict(
-          model=np.full(n, m.name, object), dataset=np.full(n, name, object),
-          role=np.full(n, role, object), split=np.full(n, SPLIT, object),
-          index=idx, label=labels, sit=np.full(n, sit.name, object),
-          evaluation=np.full(n, sit.kind, object), bpd_before=before,
-          bpd_after=after['bpd'],
-          classifier_pred_before=clf_before['pred'],
-          classifier_pred_after=clf_after['pred'],
-          confidence_before=clf_before['conf'],
-          confidence_after=clf_after['conf'],
-          pixel_change=clf_after['mean_abs'], psnr=clf_after['psnr'],
-          clipped_fraction=after['clipped']))
+      if sit.kind == 'discrete':
+        evaluations = [('discrete', None)]
+      else:
+        evaluations = [(scoring.evaluation_name(c), c)
+                       for c in continuous_scores]
+      for evaluation, score_name in evaluations:
+
+        def score(sit=sit, transform=transform, score_name=score_name):
+          out, valid = transform()
+          tick = time.perf_counter()
+          if score_name is None:
+            bpd = evaluate.evaluate_bits_per_dim(
+                m.model, out, batch_size, seed=seed, progress=tracker())
+            clipped = np.zeros(len(out))
+          else:
+            bpd, clipped = scoring.continuous_bits_per_dim(
+                m.model, out, batch_size, progress=tracker(),
+                score=score_name)
+          timings['model_seconds'] += time.perf_counter() - tick
+          bpd[~valid] = np.nan
+          return dict(bpd=bpd, clipped=clipped)
+        after = scored(
+            (m.name, name, sit.name + _score_suffix(score_name)), fp, score,
+            len(images))
+        n = len(images)
+        before = (before_discrete if score_name is None else
+                  before_continuous[(_continuous_offset(sit), score_name)])
+        blocks.append(dict(
+            model=np.full(n, m.name, object),
+            dataset=np.full(n, name, object),
+            role=np.full(n, role, object), split=np.full(n, SPLIT, object),
+            index=idx, label=labels, sit=np.full(n, sit.name, object),
+            evaluation=np.full(n, evaluation, object), bpd_before=before,
+            bpd_after=after['bpd'],
+            classifier_pred_before=clf_before['pred'],
+            classifier_pred_after=clf_after['pred'],
+            confidence_before=clf_before['conf'],
+            confidence_after=clf_after['conf'],
+            pixel_change=clf_after['mean_abs'], psnr=clf_after['psnr'],
+            clipped_fraction=after['clipped']))
 
   table = per_image.concatenate(blocks)
   per_image.write_csv(os.path.join(output_dir, 'per_image.csv'), table)

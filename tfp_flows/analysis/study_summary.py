@@ -102,20 +102,20 @@ def _group_summary(rows, table, num_bootstrap, seed):
 def _ood_blocks(table, groups):
   """AUROCs of each model's in-distribution set against each OoD set."""
   out = []
-  by_key = {(g['model'], g['dataset'], g['sit']): rows
+  by_key = {(g['model'], g['dataset'], g['sit'], g['evaluation']): rows
             for g, rows in groups}
-  for (model, dataset, sit), in_rows in by_key.items():
+  for (model, dataset, sit, evaluation), in_rows in by_key.items():
     if table['role'][in_rows[0]] != 'in':
       continue
-    for (m2, ood, s2), ood_rows in by_key.items():
-      if m2 != model or s2 != sit or ood == dataset:
+    for (m2, ood, s2, e2), ood_rows in by_key.items():
+      if m2 != model or s2 != sit or e2 != evaluation or ood == dataset:
         continue
       in_b, in_a = table['bpd_before'][in_rows], table['bpd_after'][in_rows]
       ood_b, ood_a = (table['bpd_before'][ood_rows],
                       table['bpd_after'][ood_rows])
       out.append(dict(
           model=model, in_dataset=dataset, ood_dataset=ood, sit=sit,
-          evaluation=str(table['evaluation'][in_rows[0]]),
+          evaluation=evaluation,
           auroc_clean=statistics.auroc(in_b, ood_b),
           auroc_in_transformed=statistics.auroc(in_a, ood_b),
           auroc_both_transformed=statistics.auroc(in_a, ood_a),
@@ -137,16 +137,19 @@ def summarize_table(table, num_bootstrap=2000, seed=0):
     order) and `ood` (AUROCs per model x OoD set x SIT).
   """
   keys = np.stack([table['model'].astype(str), table['dataset'].astype(str),
-                   table['sit'].astype(str)], axis=1) if len(
-                       table['model']) else np.zeros((0, 3), str)
+                   table['sit'].astype(str), table['evaluation'].astype(str)],
+                  axis=1) if len(table['model']) else np.zeros((0, 4), str)
   groups = []
   seen = {}
   for i, key in enumerate(map(tuple, keys)):
     seen.setdefault(key, []).append(i)
   for key, rows in seen.items():
     rows = np.asarray(rows)
-    groups.append((dict(model=key[0], dataset=key[1], sit=key[2]), rows))
+    groups.append((dict(model=key[0], dataset=key[1], sit=key[2],
+                        evaluation=key[3]), rows))
   results, failed = [], []
+  # One group per (model, data set, SIT, evaluation): a PixelCNN scores a
+  # continuous SIT twice, by its density and by its noisy-conditioned score.
   valid_groups = []
   for key, rows in groups:
     ok = rows[np.isfinite(table['bpd_after'][rows])]

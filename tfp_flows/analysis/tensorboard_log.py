@@ -15,6 +15,14 @@ import numpy as np
 __all__ = ['write']
 
 
+def _sit_tag(entry):
+  """A SIT's tag; a second score of the same SIT (a PixelCNN's
+  'conditioned') gets its own, so the two never share a tag."""
+  if entry['evaluation'] == 'conditioned':
+    return f'{entry["sit"]}.conditioned'
+  return entry['sit']
+
+
 def write(log_dir, summary, table, output_dir):
   """Writes the study to TensorBoard under `log_dir`.
 
@@ -38,7 +46,7 @@ def write(log_dir, summary, table, output_dir):
       for r in summary['results']:
         if r['model'] != model:
           continue
-        prefix = f'{r["dataset"]}/{r["sit"]}'
+        prefix = f'{r["dataset"]}/{_sit_tag(r)}'
         tf.summary.scalar(f'{prefix}/delta_bits_per_dim_mean',
                           r['delta']['mean'], step=0)
         tf.summary.scalar(f'{prefix}/frac_likelihood_up',
@@ -51,7 +59,8 @@ def write(log_dir, summary, table, output_dir):
                             step=0)
         rows = ((table['model'] == model) &
                 (table['dataset'] == r['dataset']) &
-                (table['sit'] == r['sit']))
+                (table['sit'] == r['sit']) &
+                (table['evaluation'] == r['evaluation']))
         after = table['bpd_after'][rows]
         tf.summary.histogram(f'{prefix}/bits_per_dim_after',
                              after[np.isfinite(after)], step=0)
@@ -61,7 +70,7 @@ def write(log_dir, summary, table, output_dir):
       for o in summary['ood']:
         if o['model'] != model:
           continue
-        prefix = f'ood/{o["ood_dataset"]}/{o["sit"]}'
+        prefix = f'ood/{o["ood_dataset"]}/{_sit_tag(o)}'
         tf.summary.scalar(f'{prefix}/auroc_clean', o['auroc_clean'], step=0)
         tf.summary.scalar(f'{prefix}/auroc_in_transformed',
                           o['auroc_in_transformed'], step=0)

@@ -329,6 +329,99 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
       return self.log_prob_unchecked(levels, None) + offset
     return self._compiled.call('log_density', body, y)
 
+  def _conditioned_log_prob_unchecked(self, v):
+    """`noisy_log_prob` on pixel values `v` (float32 `[N, H, W, C]`)."""
+    dist = self.distribution
+    low, high = 0., float(self._bins - 1)
+    # The network sees the noisy values, rescaled as tfd.PixelCNN does.
+    context = 2. * (v - low) / (high - low) - 1.
+    params = dist.network(context, training=False)
+    num_channels = self._image_shape[-1]
+    if num_channels == 1:
+      component_logits, locs, scales = params
+    else:
+      # tfd.PixelCNN couples a pixel's channel locations linearly to its
+      # earlier channels' values; those values are the noisy ones too.
+      component_logits, locs, scales, coeffs = params
+      loc_parts = tf.split(locs, num_channels, axis=-1)
+      coeff_parts = tf.split(coeffs, num_channels * (num_channels - 1) // 2,
+                             axis=-1)
+      channel_parts = [c[..., tf.newaxis, :] for c in
+                       tf.split(context, num_channels, axis=-1)]
+      used = 0
+      for i in range(num_channels):
+        for j in range(i):
+          loc_parts[i] += channel_parts[j] * coeff_parts[used]
+          used += 1
+      locs = tf.concat(loc_parts, axis=-1)
+    # pylint: disable-next=protected-access
+    mixture = dist._make_mixture_dist(component_logits, locs, scales)
+    # TFP's quantised logistic floors its argument; a value below 0 (above
+    # 255) lies in level 0's (255's) tail bucket, so clipping the level
+    # keeps the mass TFP assigns there instead of TFP's NaN.
+    levels = tf.clip_by_value(tf.floor(v), low, high)
+    return mixture.log_prob(levels)
+
+  def noisy_log_prob(self, y):
+    """tfd.PixelCNN's score of a non-integer image, conditioned on its values.
+
+    The paper explains PixelCNN's sensitivity to noise by its pixel-by-pixel
+    modelling "propagating" the noise: the network sees the noisy pixels.
+    This score computes exactly that, in nats per image:
+
+    ```none
+    v = 2**n_bits * y                       (pixel units: y = k / 256 -> k)
+    noisy_log_prob(y) = sum_i log P_TFP(level_i | v_<i)
+    level_i = clip(floor(v_i), 0, 2**n_bits - 1)
+    ```
+
+    `P_TFP(. | v_<i)` is the network's mixture of discretised logistics
+    given the *unrounded* earlier values `v_<i` (and, for C > 1, the pixel's
+    earlier channels' values), and each pixel's own term is the mass TFP's
+    `QuantizedDistribution` assigns to `v_i`: it floors its argument, so
+    `v_i` gets the mass of grey level `floor(v_i)`, the unit bin
+    `[floor(v_i) - 1/2, floor(v_i) + 1/2]`. This is `tfd.PixelCNN.log_prob(v)`
+    except below 0 (and above `2**n_bits - 1`), where TFP returns NaN and
+    this returns the mass of the end level, whose tail bucket contains `v_i`.
+
+    What it is not: a normalised density or a probability of anything. It is
+    a product of probability masses of integer levels under contexts that no
+    integer image has, so it does not integrate (or sum) to one over any set
+    of `y`; it is a score. At integer images it is the discrete likelihood:
+    `noisy_log_prob(x / 2**n_bits) == log_prob(x)` (tested). Compare
+    `log_density`, which is a normalised (piecewise-constant) density of the
+    dequantised model but quantises `y` before the network sees it, so noise
+    below a grey level never reaches the conditioning context.
+
+    Args:
+      y: float `[..., H, W, C]` on the `[0, 1]` scale (any finite values;
+        `k / 2**n_bits` is grey level k).
+
+    Returns:
+      float32 `Tensor` `[...]`: the score in nats per image. Divided by
+      `-D ln 2` it is on the bits/dim scale of `log_prob`.
+
+    Raises:
+      ValueError: wrong shape or non-finite values.
+      TypeError: `y` is not floating point.
+    """
+    y = tf.convert_to_tensor(y)
+    if not y.dtype.is_floating:
+      raise TypeError(f'`y` must be float valued; got dtype {y.dtype.name}.')
+    y = tf.cast(y, self._dtype)
+    if y.shape.rank is None or y.shape.rank < 3 or (
+        y.shape[-3:].as_list() != self._image_shape):
+      raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
+                       f'{y.shape}.')
+    if tf.executing_eagerly() and not bool(
+        tf.reduce_all(tf.math.is_finite(y))):
+      raise ValueError('`y` contains NaN or infinite values.')
+    bins = float(self._bins)
+
+    return self._compiled.call(
+        'noisy_log_prob',
+        lambda v: self._conditioned_log_prob_unchecked(v * bins), y)
+
   # -- Sampling ----------------------------------------------------------------
 
   def sample(self, n, seed=None):

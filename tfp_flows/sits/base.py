@@ -50,7 +50,8 @@ import numbers
 import numpy as np
 
 __all__ = [
-    'BACKGROUND_THRESHOLD', 'CONTINUOUS_OFFSET', 'KINDS', 'NUM_LEVELS', 'SIT',
+    'BACKGROUND_THRESHOLD', 'CONTINUOUS_OFFSET', 'KINDS', 'NUM_LEVELS',
+    'PLACEMENTS', 'SIT',
     'background_mask', 'check_batch_size', 'check_choice', 'check_images',
     'check_indices', 'check_int', 'check_offset', 'check_seed', 'format_float',
     'is_int', 'is_real',
@@ -62,6 +63,14 @@ NUM_LEVELS = 256
 
 # Where inside its bin a grey level sits on the continuous scale (bin centre).
 CONTINUOUS_OFFSET = 0.5
+
+# Named positions of a clean grey level inside its bin `[x, x + 1) / 256`, for
+# SITs that add continuous noise. 'edge' is the paper's convention: its images
+# are x / 256 and training adds U[0, 1/256), so the clean point is the bin's
+# lower edge and any negative noise leaves the region seen in training.
+# 'centre' puts it half a bin from both edges, where noise under half a grey
+# level stays inside the bin.
+PLACEMENTS = {'edge': 0.0, 'centre': CONTINUOUS_OFFSET}
 
 # A pixel is background when its intensity x / 255 is below this (the paper's
 # background mask for FashionMNIST, whose objects are bright on black).
@@ -311,6 +320,16 @@ class SIT(abc.ABC):
   def needs_flow(self):
     """Whether `__call__` needs a multi-scale Glow `model`."""
     return False
+
+  def applies_to(self, model):
+    """Whether this SIT can transform images for `model`.
+
+    Model-independent SITs apply to every model; a SIT that needs a flow
+    (and particular flow settings, e.g. ZeroLatents' `k < num_levels`) says
+    so here, so that a default SIT list can skip it for other models.
+    """
+    del model
+    return True
 
   @abc.abstractmethod
   def config(self):

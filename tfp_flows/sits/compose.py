@@ -87,6 +87,9 @@ class Compose(base.SIT):
   def needs_flow(self):
     return any(sit.needs_flow for sit in self._sits)
 
+  def applies_to(self, model):
+    return all(sit.applies_to(model) for sit in self._sits)
+
   def config(self):
     return dict(type='Compose', sits=[sit.config() for sit in self._sits])
 

@@ -42,6 +42,7 @@ class ContinuousNoise(base.SIT):
 
   ```none
   y = (x + offset) / 256 + eps * m * n                   ([0, 1] scale)
+  offset = 0 (placement 'edge', the paper's) or 0.5 ('centre')
   ```
 
   with `m = 1` everywhere (`mask='all'`) or the background mask
@@ -53,15 +54,26 @@ class ContinuousNoise(base.SIT):
   * `'uniform_negative'`: `n ~ U[-1/256, 0)` (the paper's
     `eps * U[-1/256, 0]`).
 
+  Placement (`base.PLACEMENTS`). The paper's images are `x / 256` and its
+  models are trained on `x / 256 + U[0, 1/256)`: the clean point is the
+  lower edge of the pixel's dequantisation bin, so negative noise leaves the
+  region seen in training (below 0 on a black background). That is
+  `placement='edge'`, the default. `placement='centre'` starts from
+  `(x + 0.5) / 256`, half a bin from both edges: noise smaller than half a
+  grey level then stays inside the bin (eps = 0.001 is 0.26 grey levels).
+  The evaluator compares with the density at the same clean point
+  (`offset`), so "before" differs between the placements too.
+
   `n` is drawn for image `i` as one `[H, W, C]` array (C order) from
   `np.random.default_rng([seed, indices[i]])` with `standard_normal` or
-  `uniform(-1/256, 0)`. `y` is computed in float64 and rounded once to
-  float32. Values are not clipped: `y` may leave `[0, 1]` (or its pixel's
-  dequantisation bin); how such points are scored is the evaluator's call.
+  `uniform(-1/256, 0)`; the two placements draw the same `n`. `y` is
+  computed in float64 and rounded once to float32. Values are not clipped:
+  `y` may leave `[0, 1]` (or its pixel's dequantisation bin); how such
+  points are scored is the evaluator's call.
   """
 
   def __init__(self, eps=0.001, distribution='normal', mask='all',
-               offset=base.CONTINUOUS_OFFSET):
+               placement='edge'):
     """Builds the transformation.
 
     Args:
@@ -70,8 +82,9 @@ class ContinuousNoise(base.SIT):
         `0.001`.
       distribution: one of `DISTRIBUTIONS`. Default value: `'normal'`.
       mask: one of `MASKS`. Default value: `'all'`.
-      offset: Python float in `[0, 1)`, see `base.to_continuous`. Default
-        value: `0.5`.
+      placement: `'edge'` (the paper's: clean point `x / 256`) or
+        `'centre'` (`(x + 0.5) / 256`); see the class docstring. Default
+        value: `'edge'`.
 
     Raises:
       TypeError, ValueError: an argument is invalid; the message names it.
@@ -84,7 +97,8 @@ class ContinuousNoise(base.SIT):
     self._distribution = base.check_choice(distribution, 'distribution',
                                            DISTRIBUTIONS)
     self._mask = base.check_choice(mask, 'mask', MASKS)
-    self._offset = base.check_offset(offset)
+    self._placement = base.check_choice(placement, 'placement',
+                                        tuple(base.PLACEMENTS))
 
   @property
   def eps(self):
@@ -99,17 +113,20 @@ class ContinuousNoise(base.SIT):
     return self._mask
 
   @property
+  def placement(self):
+    return self._placement
+
+  @property
   def offset(self):
-    return self._offset
+    """Position of the clean point in its bin, in grey levels (0 or 0.5)."""
+    return base.PLACEMENTS[self._placement]
 
   @property
   def name(self):
-    name = (f'noise_{self._distribution}_eps{base.format_float(self._eps)}_'
-            f'{self._mask}')
-    # The default offset is left out so the paper's names stay short.
-    if self._offset != base.CONTINUOUS_OFFSET:
-      name += f'_offset{base.format_float(self._offset)}'
-    return name
+    # The placement is always in the name: the same noise at the two
+    # placements gives different results, and no name may mean either.
+    return (f'noise_{self._distribution}_eps{base.format_float(self._eps)}_'
+            f'{self._mask}_{self._placement}')
 
   @property
   def kind(self):
@@ -118,7 +135,7 @@ class ContinuousNoise(base.SIT):
   def config(self):
     return dict(type='ContinuousNoise', eps=self._eps,
                 distribution=self._distribution, mask=self._mask,
-                offset=self._offset)
+                placement=self._placement)
 
   def draw(self, rng, shape):
     """The noise `n` (before `eps` and the mask): float64 array `shape`."""
@@ -135,7 +152,7 @@ class ContinuousNoise(base.SIT):
     # runs once over the batch instead of per image.
     noise = _draws(self, seed, indices, images.shape, np.float64)
     noise *= _mask(images, self._mask)
-    y = (images.astype(np.float64) + self._offset) / base.NUM_LEVELS
+    y = (images.astype(np.float64) + self.offset) / base.NUM_LEVELS
     return (y + self._eps * noise).astype(np.float32)
 
 

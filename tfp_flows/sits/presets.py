@@ -2,7 +2,6 @@
 
 import re
 
-from tfp_flows.models import glow as glow_lib
 from tfp_flows.sits import base
 from tfp_flows.sits.compose import Compose
 from tfp_flows.sits.noise import ContinuousNoise
@@ -22,10 +21,8 @@ _NAME_PATTERNS = (
     (re.compile(r'translate_dx(-?\d+)_dy(-?\d+)_(zeros|wrap|edge)'),
      lambda m: Translate(int(m[1]), int(m[2]), m[3])),
     (re.compile(r'noise_(normal|normal_shifted|uniform_negative)_eps'
-                + _NUMBER + r'_(all|background)(?:_offset' + _NUMBER + ')?'),
-     lambda m: ContinuousNoise(
-         float(m[2]), m[1], m[3],
-         base.CONTINUOUS_OFFSET if m[4] is None else float(m[4]))),
+                + _NUMBER + r'_(all|background)_(edge|centre)'),
+     lambda m: ContinuousNoise(float(m[2]), m[1], m[3], m[4])),
     (re.compile(r'discrete_noise_k(\d+)_(all|background)'),
      lambda m: DiscreteNoise(int(m[1]), m[2])),
     (re.compile(r'zero_latents_k(\d+)_(continuous|quantised)'),
@@ -33,39 +30,52 @@ _NAME_PATTERNS = (
 )
 
 
+def _paper_noise(placement):
+  """The paper's six continuous noises at one placement (eps = 0.001)."""
+  return [ContinuousNoise(0.001, distribution, mask, placement)
+          for distribution in ('normal', 'normal_shifted', 'uniform_negative')
+          for mask in ('all', 'background')]
+
+
 def paper_presets():
   """The SITs of Wang & Yiu (2019), with the paper's settings.
 
   Returns:
-    List of 8 SITs: translations 1 and 2 pixels left (zero fill); continuous
-    noise with eps = 0.001 (normal on all pixels and on the background,
-    shifted normal, negative uniform); zeroing the finest Glow latent, as a
-    continuous and as a quantised image.
+    List of 12 SITs:
+    * translations by 1 and 2 pixels to the left, zero fill (Figs. 1, 2);
+    * continuous noise `eps * n`, eps = 0.001, n one of N(0, 1),
+      1/256 + N(0, 1), U[-1/256, 0], on all pixels and on the background
+      only, added at the lower edge of each pixel's bin, `x / 256`, where
+      the paper's images sit (Fig. 3);
+    * zeroing the first k = 1 and k = 2 latent factors of a multi-scale
+      Glow (Algorithm 1, Figs. 4, 5), each as a continuous and as a
+      quantised image. k = 2 needs a Glow with at least 3 levels;
+      `sits_for_model` skips it for shallower ones.
   """
-  return [
-      Translate(-1, 0, 'zeros'),
-      Translate(-2, 0, 'zeros'),
-      ContinuousNoise(0.001, 'normal', 'all'),
-      ContinuousNoise(0.001, 'normal', 'background'),
-      ContinuousNoise(0.001, 'normal_shifted', 'all'),
-      ContinuousNoise(0.001, 'uniform_negative', 'all'),
-      ZeroLatents(1, 'continuous'),
-      ZeroLatents(1, 'quantised'),
-  ]
+  return ([Translate(-1, 0, 'zeros'), Translate(-2, 0, 'zeros')]
+          + _paper_noise('edge')
+          + [ZeroLatents(k, output) for k in (1, 2)
+             for output in ('continuous', 'quantised')])
 
 
 def default_sits():
-  """`paper_presets()` plus discrete noise of 1, 2, 4, 8 grey levels and 4 on
-  the background only: 13 SITs with unique names."""
-  return paper_presets() + [DiscreteNoise(k, 'all') for k in (1, 2, 4, 8)] + [
-      DiscreteNoise(4, 'background')]
+  """`paper_presets()` plus our variants beside them: 23 SITs.
+
+  * the paper's six noises at the bin centre `(x + 0.5) / 256`, so a
+    report shows how much the noise result depends on the placement;
+  * discrete noise of 1, 2, 4, 8 grey levels on all pixels and of 4 on the
+    background only (integer images, scored by the discrete likelihood).
+  """
+  return (paper_presets() + _paper_noise('centre')
+          + [DiscreteNoise(k, 'all') for k in (1, 2, 4, 8)]
+          + [DiscreteNoise(4, 'background')])
 
 
 def sits_for_model(sits, model):
   """The SITs of `sits` that `model` supports, in order.
 
-  SITs with `needs_flow` (ZeroLatents, and compositions holding one) are
-  dropped unless `model` is a `Glow`.
+  A SIT is kept when `sit.applies_to(model)`: ZeroLatents (and
+  compositions holding one) only for a `Glow` with more levels than `k`.
 
   Args:
     sits: iterable of `SIT`s.
@@ -78,8 +88,7 @@ def sits_for_model(sits, model):
   for j, sit in enumerate(sits):
     if not isinstance(sit, base.SIT):
       raise TypeError(f'`sits[{j}]` must be a SIT; got {type(sit).__name__}.')
-  is_glow = isinstance(model, glow_lib.Glow)
-  return [sit for sit in sits if is_glow or not sit.needs_flow]
+  return [sit for sit in sits if sit.applies_to(model)]
 
 
 def from_config(config):

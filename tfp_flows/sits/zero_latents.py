@@ -58,9 +58,12 @@ class ZeroLatents(base.SIT):
     """Builds the transformation.
 
     Args:
-      k: non-negative Python int, number of finest levels to zero, at most
-        the model's `num_levels` (checked per call). `k = 0` is the identity
-        up to the encode/decode round trip, a control. Default value: `1`.
+      k: non-negative Python int, number of finest levels to zero, less
+        than the model's `num_levels` L (checked per call: the paper's
+        Algorithm 1 keeps at least the coarsest level). `k = 0` is the
+        identity up to the encode/decode round trip, a control. The paper
+        zeroes k = 1 and k = 2, so a Glow needs L >= 3 for both. Default
+        value: `1`.
       output: one of `OUTPUTS`. Default value: `'continuous'`.
 
     Raises:
@@ -89,6 +92,10 @@ class ZeroLatents(base.SIT):
   def needs_flow(self):
     return True
 
+  def applies_to(self, model):
+    return (isinstance(model, glow_lib.Glow) and
+            self._k < model.num_levels)
+
   def config(self):
     return dict(type='ZeroLatents', k=self._k, output=self._output)
 
@@ -109,9 +116,12 @@ class ZeroLatents(base.SIT):
       shape = ', '.join(str(d) for d in model.image_shape)
       raise ValueError(f'`images` must have shape [N, {shape}] to '
                        f'match `model`; got {images.shape}.')
-    if self._k > model.num_levels:
-      raise ValueError(f'`k` ({self._k}) must be at most the model\'s '
-                       f'num_levels ({model.num_levels}).')
+    if self._k >= model.num_levels:
+      raise ValueError(
+          f'`k` ({self._k}) must be less than the Glow\'s number of levels '
+          f'L = {model.num_levels}: Algorithm 1 zeroes the first k of the L '
+          'factors and keeps the rest (k = 2 needs a 3-level Glow, e.g. '
+          'pad_to=32).')
 
   def _batches(self, images, model, batch_size, centre_latents=None):
     """Yields `(start, original, zeroed)` latents (numpy, finest first)."""
