@@ -12,6 +12,7 @@ from tfp_flows import analysis
 from tfp_flows import data
 from tfp_flows import sits
 from tfp_flows.analysis import entry
+from tfp_flows.analysis import paper_figures
 from tfp_flows.analysis import per_image
 from tfp_flows.analysis import sampling
 from tfp_flows.analysis import scoring
@@ -29,6 +30,12 @@ def _tiny_glow():
   return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
 
 
+def _tiny_glow3():
+  """3 levels on 28x28 padded to 32x32: the depth zero <= 2 needs."""
+  return Glow(num_levels=3, num_steps_per_level=1, hidden_channels=8,
+              pad_to=32)
+
+
 def _tiny_pixelcnn():
   return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
                   num_logistic_mix=2)
@@ -44,9 +51,12 @@ def _train_tiny(model_dir, model_fn, steps=20):
 
 
 def _operative_config(model_fn):
-  name = model_fn().__class__.__name__
+  model = model_fn()
+  name = model.__class__.__name__
   if name == 'Glow':
-    body = ('Glow.num_levels = 2\nGlow.num_steps_per_level = 1\n'
+    body = (f'Glow.num_levels = {model.num_levels}\n'
+            f'Glow.pad_to = {model.pad_to}\n'
+            'Glow.num_steps_per_level = 1\n'
             'Glow.hidden_channels = 8\ntrain.model_fn = @Glow\n')
   else:
     body = ('PixelCNN.num_resnet = 1\nPixelCNN.num_hierarchies = 1\n'
@@ -58,6 +68,11 @@ def _operative_config(model_fn):
 @pytest.fixture(scope='module')
 def glow_dir(tmp_path_factory):
   return _train_tiny(tmp_path_factory.mktemp('tiny_glow'), _tiny_glow)
+
+
+@pytest.fixture(scope='module')
+def glow3_dir(tmp_path_factory):
+  return _train_tiny(tmp_path_factory.mktemp('tiny_glow3'), _tiny_glow3)
 
 
 @pytest.fixture(scope='module')
@@ -215,6 +230,51 @@ def test_pixelcnn_study_skips_zero_latents_by_default(pixelcnn_dir, tmp_path):
   assert (table['clipped_fraction'][cond_edge] > 0).any()
 
 
+def test_paper_presets_on_a_3_level_glow_and_a_pixelcnn(glow3_dir,
+                                                        pixelcnn_dir,
+                                                        tmp_path):
+  summary = entry.analyze_sits(
+      [glow3_dir, pixelcnn_dir], str(tmp_path), num_images=20,
+      datasets=['mnist'], sits='paper', num_bootstrap=100, verbose=False,
+      write_tensorboard=False)
+  glow_name, pixelcnn_name = list(summary['config']['models'])
+  by_model = {}
+  for r in summary['results']:
+    by_model.setdefault(r['model'], set()).add((r['sit'], r['evaluation']))
+  # Both zeroings on the 3-level Glow; the PixelCNN skips them and scores
+  # each bin-edge noise twice.
+  assert {('zero_latents_k1_continuous', 'continuous'),
+          ('zero_latents_k2_continuous', 'continuous'),
+          ('zero_latents_k2_quantised', 'discrete')} <= by_model[glow_name]
+  assert len(by_model[glow_name]) == 12
+  assert not any(s.startswith('zero') for s, _ in by_model[pixelcnn_name])
+  assert len(by_model[pixelcnn_name]) == 2 + 6 * 2
+  for name in ('paper_fig1_translation', 'paper_fig4_zero_latents',
+               f'paper_fig5_{glow_name}'):
+    assert os.path.getsize(tmp_path / summary['figures'][name]) > 5000, name
+  assert f'paper_fig5_{pixelcnn_name}' not in summary['figures']
+  # Both bits/dim definitions: D = 784 and the padded D' = 1024.
+  glow_config = summary['config']['models'][glow_name]
+  assert (glow_config['num_subpixels'], glow_config['num_model_subpixels']) == (
+      784, 1024)
+  report = (tmp_path / 'report.md').read_text()
+  clean = next(c for c in summary['clean'] if c['model'] == glow_name)
+  assert f'{clean["bpd"]["mean"] * 784 / 1024:.3f} [' in report
+
+
+def test_paper_figure_class_means_against_numpy():
+  rng = np.random.default_rng(0)
+  labels = np.repeat(np.arange(3), 20)
+  bpd = rng.normal(labels.astype(float), 0.1)
+  bpd[0] = np.nan   # a failed image is left out
+  classes, means, lows, highs = paper_figures.class_means(bpd, labels,
+                                                          num_resamples=200)
+  np.testing.assert_array_equal(classes, [0, 1, 2])
+  np.testing.assert_allclose(means, [np.nanmean(bpd[labels == c])
+                                     for c in range(3)])
+  assert np.all(lows < means) and np.all(means < highs)
+
+
 def test_zero_latents_k2_needs_three_levels(glow_dir, tmp_path):
   with pytest.raises(ValueError, match=r'k < L.*with L = 2 levels'):
     entry.analyze_sits([glow_dir], str(tmp_path),
@@ -242,6 +302,14 @@ def test_cli_errors_are_one_line(glow_dir, tmp_path):
   result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
   assert result.returncode == 2, result.stderr
   assert 'analyze_sits: error:' in result.stderr and 'fill' in result.stderr
+  assert 'Traceback' not in result.stderr
+  cmd = [sys.executable, os.path.join(REPO, 'bin', 'analyze_sits'),
+         f'--model_dir={glow_dir}', f'--output_dir={tmp_path}',
+         '--sits=noise_normal_eps0.001_all']
+  result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2
+  assert 'analyze_sits: error: --sits:' in result.stderr
+  assert 'not the name of a SIT' in result.stderr
   assert 'Traceback' not in result.stderr
   cmd = [sys.executable, os.path.join(REPO, 'bin', 'analyze_sits'),
          f'--model_dir={tmp_path / "missing"}', f'--output_dir={tmp_path}']

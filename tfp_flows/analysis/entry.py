@@ -52,9 +52,12 @@ def analyze_sits(model_dirs, output_dir, num_images=None, sits=None,
       `figures/` and `tensorboard/` go (and the resumable `cache/`).
     num_images: images per data set (seeded class-stratified sample of the
       test split); `None` for all 10,000.
-    sits: list of SITs (`tfp_flows.sits`); `None` for `default_sits()`, in
-      which case SITs a model cannot take are skipped for it. An explicit
-      SIT that no given model can take is an error.
+    sits: list of SITs (`tfp_flows.sits`), or the name of a preset list:
+      `'paper'` (`paper_presets()`, the reference paper's settings) or
+      `'default'` (`default_sits()`: the paper's plus our variants); `None`
+      is `'default'`. From a preset, SITs a model cannot take (ZeroLatents
+      on a PixelCNN, k = 2 on a 2-level Glow) are skipped for it; an
+      explicit SIT that no given model can take is an error.
     datasets: OoD data set names for every model (`None`: its real OoD set
       and the synthetic sets); the model's own test split always comes first.
     classifier_dirs: directories written by `bin/train_classifier`; each
@@ -66,9 +69,18 @@ def analyze_sits(model_dirs, output_dir, num_images=None, sits=None,
     The summary dict (also in `output_dir/summary.json`).
   """
   from tfp_flows import sits as sits_lib  # pylint: disable=g-import-not-at-top
-  study_models = load_study_models(model_dirs)
-  if sits is not None:
+  if isinstance(sits, str) or sits is None:
+    presets = {'paper': sits_lib.paper_presets,
+               'default': sits_lib.default_sits}
+    name = 'default' if sits is None else sits
+    if name not in presets:
+      raise ValueError(f'`sits` must be a list of SITs or one of '
+                       f'{sorted(presets)}; got {sits!r}.')
+    sits = presets[name]()
+    study_models = load_study_models(model_dirs)
+  else:
     sits = list(sits)
+    study_models = load_study_models(model_dirs)
     for sit in sits:
       if not isinstance(sit, sits_lib.SIT):
         raise TypeError(f'`sits` must hold SIT objects (e.g. '

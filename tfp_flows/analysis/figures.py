@@ -8,6 +8,8 @@ Per model:
                           (the paper's Figs. 1 and 4)
   grid_<model>_<set>.png  originals and their transforms, labelled with
                           bits/dim and the classifier's prediction
+
+and the reference paper's figures across models (`paper_figures`).
 """
 
 import os
@@ -16,6 +18,7 @@ import textwrap
 import numpy as np
 
 from tfp_flows import sits as sits_lib
+from tfp_flows.analysis import paper_figures
 from tfp_flows.utils import atomic
 
 __all__ = ['write_figures']
@@ -179,4 +182,6 @@ def write_figures(figure_dir, summary, table, clean, images_of, models, sits,
     classifier = classifier_by_space.get(dataset)
     emit(_grid(plt, m.name, dataset, (sub, bpd_clean), transforms,
                classifier), f'grid_{m.name}_{dataset}.png')
+  paper_figures.write_paper_figures(plt, emit, table, images_of, models,
+                                    seed, batch_size)
   return written

@@ -11,11 +11,24 @@ def _pct(value):
   return '-' if value is None else f'{100 * value:.1f}%'
 
 
+def _interval(mean, ci95, factor=1.):
+  """`mean [low, high]`, each times `factor`, 3 decimals."""
+  return (f'{factor * mean:.3f} [{factor * ci95[0]:.3f}, '
+          f'{factor * ci95[1]:.3f}]')
+
+
 def _classifier_cells(block):
   if not block:
     return ['-', '-', '-']
   return [_pct(block.get('accuracy_before')), _pct(block.get('accuracy_after')),
           _pct(block['agreement'])]
+
+
+def _model_pixel_factor(model_config):
+  """D / D' of a model (1 for summaries written before D' was recorded)."""
+  d = model_config.get('num_subpixels')
+  d_model = model_config.get('num_model_subpixels')
+  return 1. if not d or not d_model else d / d_model
 
 
 def _table(header, rows):
@@ -42,13 +55,18 @@ def render(summary):
       'interval of the mean. "lik. up" = fraction of images whose likelihood '
       'rose. Continuous SITs are scored with the model\'s density at the '
       'clean and the transformed continuous image (no re-quantisation), on '
-      'the bits/dim scale of the discrete likelihood.')
+      'the bits/dim scale of the discrete likelihood. Every bits/dim is '
+      'given per original pixel (D) and per model input pixel (D\', the '
+      'padded canvas a 3-level Glow describes): bits/dim per model pixel = '
+      'bits/dim x D / D\' (`tfp_flows.models.discrete`).')
   out.append('')
   out.append('## Models')
   out.append('')
-  out.append(_table(['model', 'kind', 'trained on', 'checkpoint'], [
-      [name, m['kind'], m['training_dataset'], f'`{m["checkpoint"]}`']
+  out.append(_table(['model', 'kind', 'trained on', 'D', 'D\'', 'checkpoint'], [
+      [name, m['kind'], m['training_dataset'], m.get('num_subpixels', '-'),
+       m.get('num_model_subpixels', '-'), f'`{m["checkpoint"]}`']
       for name, m in cfg['models'].items()]))
+  factor = {name: _model_pixel_factor(m) for name, m in cfg['models'].items()}
   if cfg['skipped_sits_for_some_models']:
     out.append('')
     out.append('Skipped where the model cannot take them (ZeroLatents needs '
@@ -57,10 +75,11 @@ def render(summary):
   out += ['', '## Clean test images', '']
   out.append(_table(
       ['model', 'data set', 'role', 'images', 'bits/dim mean [95% CI]',
-       'median', 'classifier acc.'],
+       'median', 'per model pixel: mean [95% CI]', 'classifier acc.'],
       [[c['model'], c['dataset'], c['role'], c['count'],
         f'{c["bpd"]["mean"]:.3f} [{c["bpd"]["ci95"][0]:.3f}, '
         f'{c["bpd"]["ci95"][1]:.3f}]', _f(c['bpd']['median']),
+        _interval(c['bpd']['mean'], c['bpd']['ci95'], factor[c['model']]),
         _pct(c['classifier_accuracy'])] for c in summary['clean']]))
 
   models = list(cfg['models'])
@@ -71,14 +90,19 @@ def render(summary):
     out += ['', f'## {model}: change of bits/dim under each SIT', '']
     out.append(_table(
         ['data set', 'SIT', 'eval', 'before', 'after', 'delta [95% CI]',
-         'lik. up', 'mean abs change (grey levels)', 'median PSNR dB',
+         'per model pixel: before, after, delta', 'lik. up',
+         'mean abs change (grey levels)', 'median PSNR dB',
          'acc. before', 'acc. after', 'agreement'],
         [[r['dataset'], r['sit'] + (f' ({r["num_failed"]} failed)'
                                     if r.get('num_failed') else ''),
           r['evaluation'][:4],
           _f(r['bpd_before']['mean']), _f(r['bpd_after']['mean']),
           f'{r["delta"]["mean"]:+.3f} [{r["delta"]["ci95"][0]:+.3f}, '
-          f'{r["delta"]["ci95"][1]:+.3f}]', _pct(r['frac_likelihood_up']),
+          f'{r["delta"]["ci95"][1]:+.3f}]',
+          f'{factor[model] * r["bpd_before"]["mean"]:.3f}, '
+          f'{factor[model] * r["bpd_after"]["mean"]:.3f}, '
+          f'{factor[model] * r["delta"]["mean"]:+.3f}',
+          _pct(r['frac_likelihood_up']),
           _f(r['pixel_change']['mean_abs'], 2),
           _f(r['pixel_change']['median_psnr'], 1)] +
          _classifier_cells(r['classifier']) for r in results]))

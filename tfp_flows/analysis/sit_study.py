@@ -429,7 +429,10 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
       sits=[dict(name=s.name, kind=s.kind, **s.config()) for s in sits],
       skipped_sits_for_some_models=skipped,
       models={m.name: dict(kind=m.kind, training_dataset=m.training_dataset,
-                           checkpoint=m.checkpoint_path) for m in models},
+                           checkpoint=m.checkpoint_path,
+                           num_subpixels=m.model.num_subpixels,
+                           num_model_subpixels=m.model.num_model_subpixels)
+              for m in models},
       classifiers={c.dataset: getattr(c, 'model_dir', None)
                    for c in classifiers})
   timings['statistics_seconds'] = time.perf_counter() - stats_start

@@ -32,6 +32,13 @@ class ImageDensityModel(abc.ABC):
     height, width, channels = self.image_shape
     return height * width * channels
 
+  @property
+  def num_model_subpixels(self):
+    """D' of the model's own input (after any padding): the denominator of
+    bits/dim per model pixel (`discrete`'s two definitions). D' = D here;
+    a padding model overrides it."""
+    return self.num_subpixels
+
   @abc.abstractmethod
   def log_prob(self, images, seed=None):
     """Discrete log-likelihood, nats per image, shape `images.shape[:-3]`."""
@@ -48,3 +55,9 @@ class ImageDensityModel(abc.ABC):
     """`-log_prob / (D ln 2)`: bits per subpixel of each image (float32)."""
     return discrete.bits_per_dim(self.log_prob(images, seed=seed, **kwargs),
                                  self.num_subpixels)
+
+  @property
+  def per_model_pixel_factor(self):
+    """`D / D'`: bits/dim times this is bits/dim per model pixel."""
+    return discrete.per_model_pixel_factor(self.num_subpixels,
+                                           self.num_model_subpixels)

@@ -3,6 +3,27 @@
 All models in `tfp_flows` report the log-likelihood of an integer-valued image
 in nats per image, and convert it to bits per dimension with `bits_per_dim`,
 the one place where that conversion lives.
+
+#### The two bits/dim definitions
+
+A model that pads its input (a 3-level Glow on 28x28 images describes a
+32x32 canvas whose border is 0) has two natural denominators. Both are
+reported, everywhere a bits/dim appears:
+
+```none
+bits/dim                  = -log P(x) / (D  * ln 2),  D  = H * W * C of the
+                                                      image (784 for 28x28)
+bits/dim per model pixel  = -log P(x) / (D' * ln 2),  D' = H' * W' * C of the
+                                                      model's input (1024 for
+                                                      a 32x32 canvas)
+```
+
+`bits/dim` (per original pixel) is the default and compares models of any
+padding on the same images. `bits/dim per model pixel` is the paper's
+`h * w * c` of eq. 5 when its images are padded to 32x32. For an unpadded
+model D' = D and the two agree. `log P(x)` is the same number in both (with
+padding, `log P(x, border = 0)`); only the denominator differs, so
+`bits/dim per model pixel = bits/dim * D / D'` (`per_model_pixel_factor`).
 """
 
 import math
@@ -11,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = ['BIN_CENTRE', 'bits_per_dim', 'check_images', 'dequantize',
-           'num_bins']
+           'num_bins', 'per_model_pixel_factor']
 
 # Where in its bin `[x, x + 1)` an integer image is placed when it is mapped
 # to a continuous value without dequantisation noise (e.g. Glow's
@@ -50,6 +71,30 @@ def bits_per_dim(log_likelihood_nats, num_subpixels):
                      f'{num_subpixels!r}.')
   return -tf.convert_to_tensor(log_likelihood_nats) / (
       float(num_subpixels) * math.log(2.))
+
+
+def per_model_pixel_factor(num_subpixels, num_model_subpixels):
+  """`D / D'`: multiplies bits/dim into bits/dim per model pixel.
+
+  See the module docstring for the two definitions.
+
+  Args:
+    num_subpixels: Python `int` D, subpixels of the image.
+    num_model_subpixels: Python `int` D' >= D, subpixels of the model's
+      (padded) input.
+
+  Returns:
+    Python `float` in `(0, 1]`.
+  """
+  for value, name in ((num_subpixels, 'num_subpixels'),
+                      (num_model_subpixels, 'num_model_subpixels')):
+    if isinstance(value, bool) or not isinstance(
+        value, (int, np.integer)) or value <= 0:
+      raise ValueError(f'`{name}` must be a positive integer; got {value!r}.')
+  if num_model_subpixels < num_subpixels:
+    raise ValueError(f'`num_model_subpixels` ({num_model_subpixels}) must be '
+                     f'at least `num_subpixels` ({num_subpixels}).')
+  return float(num_subpixels) / float(num_model_subpixels)
 
 
 def check_images(images, image_shape, n_bits, name='images'):

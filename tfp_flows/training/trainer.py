@@ -291,14 +291,21 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     auc = analysis.auroc(in_bpd, ood_bpd)
     summary = {name: float(v.mean()) for name, v in results.items()}
     summary['ood_auroc'] = auc
+    # Both bits/dim definitions (`discrete`): they differ for padded models.
+    factor = model.per_model_pixel_factor
+    per_model = ('' if factor == 1. else
+                 f' ({factor * summary[dataset]:.4f} / '
+                 f'{factor * summary[ood_dataset]:.4f} per model pixel)')
     log(f'  eval @ {step}: ' + ', '.join(
         f'{n} {v:.4f} bits/dim' for n, v in summary.items()
-        if n != 'ood_auroc') + f', OoD AUROC {auc:.3f}')
+        if n != 'ood_auroc') + per_model + f', OoD AUROC {auc:.3f}')
     if chief:
       with writer.as_default():
         for name, bpd in results.items():
           tf.summary.scalar(f'eval/{name}/bits_per_dim', float(bpd.mean()),
                             step=step)
+          tf.summary.scalar(f'eval/{name}/bits_per_model_pixel',
+                            factor * float(bpd.mean()), step=step)
           tf.summary.histogram(f'eval/{name}/bits_per_dim_per_image', bpd,
                                step=step)
         tf.summary.scalar('eval/ood_auroc', auc, step=step)
