@@ -2,7 +2,7 @@
 """The PyTorch peer of issue 5: a Glow from `normflows`, timed like ours.
 
 Issue 5 compares our Glow with "a popular PyTorch Glow of the same size"
-(shared/PERFORMANCE-NOTES.md: 869k parameters, 84-98 img/s training and
+(869k parameters; measured by others at 84-98 img/s training and
 284-376 img/s evaluation on a faster 2-core machine) and asks for that
 comparison to be rerun side by side on this machine. PyTorch and TensorFlow
 do not share a process well (two thread pools on two cores), so the peer

@@ -28,8 +28,8 @@ if [[ ! -x "$PY" ]]; then
   echo "run_all: no $PY; run bin/test or bin/reproduce once to set it up" >&2
   exit 2
 fi
-CONFIGS=(glow_fashion_mnist glow_mnist pixelcnn_fashion_mnist
-         glow_additive_fashion_mnist pixelcnn_mnist)
+CONFIGS=(small_glow_fashion_mnist small_glow_mnist pixelcnn_fashion_mnist
+         small_glow_additive_fashion_mnist pixelcnn_mnist)
 STEPS=(train classifiers configs throughput analysis plot levers)
 FIRST=${1:-train}
 if [[ ! " ${STEPS[*]} " =~ " ${FIRST} " ]]; then

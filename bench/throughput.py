@@ -12,7 +12,7 @@ Variants (28x28x1). Glow: 2 levels x 16 steps, coupling width 128:
   the first level, none after the last), which matches our factor-out.
 
 PixelCNN (num_resnet=2, num_hierarchies=2, num_filters=64,
-num_logistic_mix=5, dropout 0.5; the size in shared/PERFORMANCE-NOTES.md):
+num_logistic_mix=5, dropout 0.5; the size of the peer measurements):
 
 * `ours_pixelcnn` - `tfp_flows.models.PixelCNN`, trained through
   `make_train_step` (dropout on), evaluated through `log_prob`.

@@ -9,7 +9,7 @@ that already reached its final step is only re-evaluated if its results are
 missing.
 
   .venv/bin/python bench/train_research_models.py [--runs_dir runs]
-      [--configs glow_fashion_mnist,glow_mnist] [--num_eval_images 10000]
+      [--configs small_glow_fashion_mnist,small_glow_mnist] [--num_eval_images 10000]
 
 Per config it records, in `bench/results/research_training.json` (written
 atomically after every config): the final step, the wall-clock and CPU
@@ -32,8 +32,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 # The study's main model first, so a partial run still yields it.
-ORDER = ['glow_fashion_mnist', 'glow_mnist', 'pixelcnn_fashion_mnist',
-         'glow_additive_fashion_mnist', 'pixelcnn_mnist']
+ORDER = ['small_glow_fashion_mnist', 'small_glow_mnist', 'pixelcnn_fashion_mnist',
+         'small_glow_additive_fashion_mnist', 'pixelcnn_mnist']
 
 _EVAL_CHILD = r'''
 import json, os, sys

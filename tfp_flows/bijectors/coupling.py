@@ -137,7 +137,7 @@ class AffineCoupling(ChannelCoupling):
   ```
 
   The sigmoid keeps scales in (0, 1) in the normalising direction, which is
-  stabler than `exp` (see PERFORMANCE-NOTES on TFP's exp-scaled exit). With
+  stabler than `exp` (an exp scale can grow without bound in training). With
   `additive=True` the conditioner outputs only `shift` and the map is
   volume preserving (log-det 0), as in the paper's additive Glow.
 

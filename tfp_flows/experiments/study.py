@@ -15,7 +15,7 @@ the analysis cache).
 Usage:
   python -m tfp_flows.experiments.study [--runs_dir=runs]
       [--output_dir=results/study] [--num_images=500] [--quick_minutes=6]
-      [--configs=glow_fashion_mnist,pixelcnn_fashion_mnist]
+      [--configs=small_glow_fashion_mnist,pixelcnn_fashion_mnist]
 """
 
 import argparse
@@ -28,7 +28,7 @@ __all__ = ['final_step', 'latest_step', 'main']
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
-DEFAULT_CONFIGS = ('glow_fashion_mnist', 'pixelcnn_fashion_mnist')
+DEFAULT_CONFIGS = ('small_glow_fashion_mnist', 'pixelcnn_fashion_mnist')
 # Quick runs keep each config's model and batch but shorten the schedule so
 # that warm-up and cosine decay fit the bounded time: at the measured
 # research-config throughput on 2 cores (docs/TRAINING.md), 150 Glow steps
