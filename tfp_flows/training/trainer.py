@@ -183,16 +183,24 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     if manager.latest_checkpoint:
       path = manager.latest_checkpoint
       status = checkpoint.restore(path)
-      if ema is not None and not any(
-          'num_updates' in k for k in
-          tf.train.load_checkpoint(path).get_variable_to_shape_map()):
+      keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+      restored_step = int(optimizer.iterations.numpy())
+      if ema is not None and not any(k.startswith('ema/') for k in keys):
+        # Trained without EMA until now: the shadows still hold the random
+        # initial weights, so they start again from the restored weights.
+        status.expect_partial()
+        ema.reset_to_weights()
+        ema.num_updates.assign(0)
+        log(f'EMA (decay {ema_decay:g}) added on resume: {path} has no '
+            'averages, so they start from its weights at step '
+            f'{restored_step}.')
+      elif ema is not None and not any('num_updates' in k for k in keys):
         # Written before the EMA counted its updates: every applied step
         # updated it, so the step is the count.
         status.expect_partial()
         ema.num_updates.assign(optimizer.iterations)
       else:
         status.assert_existing_objects_matched()
-      restored_step = int(optimizer.iterations.numpy())
       log(f'Restored {manager.latest_checkpoint} at step {restored_step}.')
 
   image_shape = list(model.image_shape)
