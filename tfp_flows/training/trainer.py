@@ -24,11 +24,14 @@ from tfp_flows import analysis
 from tfp_flows import data
 from tfp_flows.models import discrete
 from tfp_flows.training import ema as ema_lib
+from tfp_flows.training import model_dir as model_dir_lib
 from tfp_flows.training import optimizers
 from tfp_flows.training import strategies
 from tfp_flows.training import summaries
 
-__all__ = ['NonFiniteTrainingError', 'train']
+__all__ = ['ConfigMismatchError', 'NonFiniteTrainingError', 'train']
+
+ConfigMismatchError = model_dir_lib.ConfigMismatchError
 
 
 class NonFiniteTrainingError(RuntimeError):
@@ -118,7 +121,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     verbose: print progress.
     operative_config: text (or a callable returning it, called once the model
       is built) written to `model_dir/operative_config.gin` and TensorBoard;
-      `bin/train` passes `gin.operative_config_str`.
+      `bin/train` passes `gin.operative_config_str`. On resume it is first
+      compared with the saved one (see Raises); allowed changes are logged.
 
   Returns:
     dict: `step` (final), `losses` (bits/dim of each step run here),
@@ -131,6 +135,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   Raises:
     NonFiniteTrainingError: after `max_consecutive_bad_steps` bad steps; the
       last good checkpoint is kept.
+    ConfigMismatchError: resuming with an `operative_config` that differs
+      from the saved one in more than run-length and logging knobs
+      (`model_dir.RESUMABLE_BINDINGS`); nothing is written then.
   """
   log = _log_fn(verbose)
   call_start_wall, call_start_cpu = time.perf_counter(), time.process_time()
@@ -167,6 +174,20 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
 
   with strat.scope():
     model = model_fn()
+    if callable(operative_config):
+      # Evaluated now: gin's operative config lists the model's parameters
+      # only once the model has been built.
+      operative_config = operative_config()
+    config_path = os.path.join(model_dir, 'operative_config.gin')
+    if (operative_config is not None and tf.train.latest_checkpoint(write_dir)
+        and os.path.exists(config_path)):
+      # Before anything is restored or written: a resume must not relabel
+      # the run (e.g. train on another data set under the same model dir).
+      with open(config_path) as f:
+        changes = model_dir_lib.compare_configs(f.read(), operative_config,
+                                                config_path)
+      for change in changes:
+        log(f'Resuming with a changed setting: {change}.')
     variables = model.trainable_variables
     optimizer = optimizers.make_optimizer(learning_rate, warmup_steps,
                                           decay_steps)
@@ -207,13 +228,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   if list(train_images.shape[1:]) != image_shape:
     raise ValueError(f'Model image shape {image_shape} does not match '
                      f'{dataset} images {list(train_images.shape[1:])}.')
-  if callable(operative_config):
-    # Evaluated now: gin's operative config lists the model's parameters only
-    # once the model has been built.
-    operative_config = operative_config()
   if operative_config is not None and chief:
-    _write_text(os.path.join(model_dir, 'operative_config.gin'),
-                operative_config)
+    _write_text(config_path, operative_config)
 
   rng = np.random.default_rng(seed)
   initialized = False
