@@ -138,3 +138,83 @@ def test_parse_bindings_reads_multi_line_values():
   assert model_dir.parse_bindings(text) == {
       'analyze_sits.sits': '[@Translate(), @DiscreteNoise()]',
       'train.dataset': '"mnist"', 'scope/Glow.seed': '[ 1, 2]'}
+
+
+# ------------------------------------------ shared run for items 3, 5, 6
+
+
+@pytest.fixture(scope='module')
+def base_run(tmp_path_factory):
+  """A tiny Glow run with checkpoints at steps 2, 4 and 6 (copy it to use)."""
+  model_dir = tmp_path_factory.mktemp('base_run')
+  _train(model_dir, num_steps=6, checkpoint_every=2,
+         operative_config=TINY_GLOW_CONFIG.format(num_steps=6))
+  return model_dir
+
+
+def _copy_run(base_run, tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / 'run'
+  shutil.copytree(base_run, model_dir)
+  return model_dir
+
+
+def _file_digests(model_dir, pattern='ckpt-*'):
+  import glob  # pylint: disable=g-import-not-at-top
+  import hashlib  # pylint: disable=g-import-not-at-top
+  out = {}
+  for path in glob.glob(str(model_dir / pattern)):
+    with open(path, 'rb') as f:
+      out[os.path.basename(path)] = hashlib.sha1(f.read()).hexdigest()
+  return out
+
+
+def _damage(model_dir, step, kind):
+  """Damages checkpoint `step`: 'truncated', 'bit_flipped', 'missing_data'
+  (its data file deleted) or 'deleted' (both files; the state file still
+  names it)."""
+  prefix = str(model_dir / f'ckpt-{step}')
+  data_file = prefix + '.data-00000-of-00001'
+  if kind in ('missing_data', 'deleted'):
+    os.remove(data_file)
+    if kind == 'deleted':
+      os.remove(prefix + '.index')
+    return data_file
+  with open(data_file, 'rb') as f:
+    content = bytearray(f.read())
+  if kind == 'truncated':
+    content = content[:len(content) // 2]
+  else:
+    content[len(content) // 2] ^= 0xFF
+  with open(data_file, 'wb') as f:
+    f.write(bytes(content))
+  return data_file
+
+
+# ------------------------------------------ 3. missing `checkpoint` file
+
+
+def test_missing_state_file_resumes_from_newest_and_overwrites_nothing(
+    base_run, tmp_path, capsys):
+  model_dir = _copy_run(base_run, tmp_path)
+  os.remove(model_dir / 'checkpoint')
+  before = _file_digests(model_dir)
+  result = _train(model_dir, num_steps=8)
+  assert result['restored_step'] == 6 and result['step'] == 8
+  assert result['checkpoint'].endswith('ckpt-8')
+  assert 'has checkpoints but no `checkpoint` state file' in (
+      capsys.readouterr().err)
+  after = _file_digests(model_dir)
+  assert {k: after[k] for k in before} == before  # Nothing overwritten.
+
+
+def test_no_intact_checkpoint_refuses_to_start_over(base_run, tmp_path):
+  model_dir = _copy_run(base_run, tmp_path)
+  os.remove(model_dir / 'checkpoint')
+  for step in (2, 4, 6):
+    _damage(model_dir, step, 'truncated')
+  before = _file_digests(model_dir)
+  with pytest.raises(trainer.NoIntactCheckpointError,
+                     match='none is intact.*refusing to start over'):
+    _train(model_dir, num_steps=8)
+  assert _file_digests(model_dir) == before

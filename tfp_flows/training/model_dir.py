@@ -2,12 +2,18 @@
 
 * `compare_configs`: a resumed run's operative config against the saved one;
   only run-length and logging knobs (`RESUMABLE_BINDINGS`) may differ.
+* `checkpoint_paths`, `checkpoint_damage`: every checkpoint of a directory,
+  whether or not its `checkpoint` state file names it, and whether one can
+  be read in full.
 """
 
+import glob
+import os
 import re
 
-__all__ = ['ConfigMismatchError', 'RESUMABLE_BINDINGS', 'compare_configs',
-           'parse_bindings']
+__all__ = ['ConfigMismatchError', 'NoIntactCheckpointError',
+           'RESUMABLE_BINDINGS', 'checkpoint_damage', 'checkpoint_paths',
+           'compare_configs', 'parse_bindings']
 
 # `train` parameters a resumed run may change: how long it runs, how often
 # it logs, evaluates, samples and saves, and whether it keeps Polyak
@@ -24,6 +30,10 @@ _BINDING = re.compile(r'^([A-Za-z_][\w./]*)\s*=(.*)$')
 
 class ConfigMismatchError(ValueError):
   """A model dir is being resumed with a configuration that changes the run."""
+
+
+class NoIntactCheckpointError(ValueError):
+  """A model dir holds checkpoints, but none of them can be read."""
 
 
 def parse_bindings(text):
@@ -91,3 +101,87 @@ def compare_configs(saved_text, new_text, saved_path='the saved config'):
         f'in {"; ".join(refused)} (only {", ".join(sorted(RESUMABLE_BINDINGS))}'
         ' may change; use a new model dir for another configuration).')
   return allowed
+
+
+# --------------------------------------------------------------- checkpoints
+
+_CKPT_INDEX = re.compile(r'^(.*-(\d+))\.index$')
+
+
+def _step_of(path):
+  match = re.search(r'-(\d+)$', path)
+  return int(match.group(1)) if match else -1
+
+
+def checkpoint_paths(directory, prefix='ckpt'):
+  """Every checkpoint of `directory`, newest (highest step) first.
+
+  The union of the ones the `checkpoint` state file names (which may be
+  missing from disk) and the `<prefix>-<step>.index` files on disk (which
+  the state file may not name, e.g. after copying a run without it).
+
+  Args:
+    directory: Python `str`, a model directory.
+    prefix: checkpoint file prefix (`tf.train.CheckpointManager`'s).
+
+  Returns:
+    `list` of checkpoint path prefixes (`.../ckpt-N`).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  paths = set()
+  for index in glob.glob(os.path.join(glob.escape(directory),
+                                      f'{prefix}-*.index')):
+    match = _CKPT_INDEX.match(index)
+    if match:
+      paths.add(match.group(1))
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except (tf.errors.OpError, ValueError):
+    state = None  # An unreadable state file: the files on disk still count.
+  if state is not None:
+    for path in list(state.all_model_checkpoint_paths) + [
+        state.model_checkpoint_path]:
+      if path:
+        paths.add(path if os.path.isabs(path) else
+                  os.path.join(directory, path))
+  return sorted(paths, key=lambda p: (_step_of(p), p), reverse=True)
+
+
+def checkpoint_damage(path):
+  """Why the checkpoint `path` cannot be restored, or None if it is intact.
+
+  Reads every tensor, so each is checked against the checksum its `.index`
+  stores: a truncated, bit-flipped or missing file is found before any of
+  it is restored.
+
+  Args:
+    path: Python `str`, checkpoint path prefix (`.../ckpt-N`).
+
+  Returns:
+    Python `str` naming the damaged file and the damage, or `None`.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  index = path + '.index'
+  if not os.path.exists(index):
+    return f'{index} is missing'
+  try:
+    reader = tf.train.load_checkpoint(path)
+  except Exception as e:  # pylint: disable=broad-except
+    return f'{index} is unreadable ({_first_line(e)})'
+  data_files = sorted(glob.glob(glob.escape(path) + '.data-*'))
+  try:
+    for key in reader.get_variable_to_shape_map():
+      reader.get_tensor(key)
+  except Exception as e:  # pylint: disable=broad-except
+    # IndexError ("Read less bytes than requested") for a truncated data
+    # file, DataLossError for a checksum mismatch, NotFoundError if absent.
+    if not data_files:
+      return f'{path}.data-00000-of-00001 is missing'
+    return (f'{", ".join(data_files)} is damaged ({type(e).__name__}: '
+            f'{_first_line(e)})')
+  return None
+
+
+def _first_line(error):
+  lines = str(error).strip().splitlines()
+  return lines[0] if lines else type(error).__name__

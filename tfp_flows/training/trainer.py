@@ -15,6 +15,7 @@ them at the edge, see `tfp_flows.configurables` and `bin/train`):
 """
 
 import os
+import sys
 import time
 
 import numpy as np
@@ -29,9 +30,11 @@ from tfp_flows.training import optimizers
 from tfp_flows.training import strategies
 from tfp_flows.training import summaries
 
-__all__ = ['ConfigMismatchError', 'NonFiniteTrainingError', 'train']
+__all__ = ['ConfigMismatchError', 'NoIntactCheckpointError',
+           'NonFiniteTrainingError', 'train']
 
 ConfigMismatchError = model_dir_lib.ConfigMismatchError
+NoIntactCheckpointError = model_dir_lib.NoIntactCheckpointError
 
 
 class NonFiniteTrainingError(RuntimeError):
@@ -82,7 +85,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
 
   Args:
     model_dir: checkpoints, `operative_config.gin` and TensorBoard events go
-      here; an existing checkpoint is resumed.
+      here; the newest intact checkpoint found there is resumed (with or
+      without a `checkpoint` state file).
     model_fn: callable with no arguments returning an `ImageDensityModel`
       (e.g. a gin-configured `Glow`).
     dataset: training set name (`tfp_flows.data`); its `test` split is the
@@ -135,6 +139,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   Raises:
     NonFiniteTrainingError: after `max_consecutive_bad_steps` bad steps; the
       last good checkpoint is kept.
+    NoIntactCheckpointError: `model_dir` has checkpoints but none can be
+      read (a damaged newest one is skipped, with a warning, in favour of
+      the newest intact one).
     ConfigMismatchError: resuming with an `operative_config` that differs
       from the saved one in more than run-length and logging knobs
       (`model_dir.RESUMABLE_BINDINGS`); nothing is written then.
@@ -179,7 +186,11 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       # only once the model has been built.
       operative_config = operative_config()
     config_path = os.path.join(model_dir, 'operative_config.gin')
-    if (operative_config is not None and tf.train.latest_checkpoint(write_dir)
+    # Every checkpoint on disk, named by the `checkpoint` state file or not
+    # (a run copied without that file must resume, not start over and
+    # overwrite its checkpoints).
+    candidates = model_dir_lib.checkpoint_paths(write_dir)
+    if (operative_config is not None and candidates
         and os.path.exists(config_path)):
       # Before anything is restored or written: a resume must not relabel
       # the run (e.g. train on another data set under the same model dir).
@@ -200,9 +211,12 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                                      **({'ema': ema} if ema else {}))
     manager = tf.train.CheckpointManager(checkpoint, write_dir,
                                          max_to_keep=keep_checkpoints)
+    if candidates and not manager.latest_checkpoint:
+      _warn(f'{write_dir} has checkpoints but no `checkpoint` state file; '
+            'resuming from the newest intact one.')
+    path = _newest_intact(candidates, write_dir, log)
     restored_step = None
-    if manager.latest_checkpoint:
-      path = manager.latest_checkpoint
+    if path is not None:
       status = checkpoint.restore(path)
       keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
       restored_step = int(optimizer.iterations.numpy())
@@ -222,7 +236,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
         ema.num_updates.assign(optimizer.iterations)
       else:
         status.assert_existing_objects_matched()
-      log(f'Restored {manager.latest_checkpoint} at step {restored_step}.')
+      log(f'Restored {path} at step {restored_step}.')
+  last_checkpoint = path
 
   image_shape = list(model.image_shape)
   if list(train_images.shape[1:]) != image_shape:
@@ -387,7 +402,7 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
         raise NonFiniteTrainingError(
             f'{bad_in_a_row} consecutive steps with non-finite loss or '
             f'gradients (last at step {step}); stopped. The last good '
-            f'checkpoint is {manager.latest_checkpoint}.')
+            f'checkpoint is {last_checkpoint}.')
       continue
     bad_in_a_row = 0
     step = int(optimizer.iterations.numpy())
@@ -410,15 +425,14 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
         if img_s == img_s:
           tf.summary.scalar('train/images_per_second', img_s, step=step)
     if checkpoint_every and step % checkpoint_every == 0:
-      manager.save(checkpoint_number=step)
+      last_checkpoint = manager.save(checkpoint_number=step)
     if eval_every and step % eval_every == 0:
       last_eval = evaluate(step)
     if sample_every and step % sample_every == 0:
       write_samples(step)
 
-  if not manager.latest_checkpoint or not manager.latest_checkpoint.endswith(
-      f'-{step}'):
-    manager.save(checkpoint_number=step)
+  if last_checkpoint is None or not last_checkpoint.endswith(f'-{step}'):
+    last_checkpoint = manager.save(checkpoint_number=step)
   if last_eval is None or (eval_every and step % eval_every):
     last_eval = evaluate(step)
   writer.flush()
@@ -426,10 +440,38 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
               images_per_second=(timed_images / train_seconds
                                  if train_seconds else None),
               restored_step=restored_step, initialized_actnorm=initialized,
-              checkpoint=manager.latest_checkpoint,
+              checkpoint=last_checkpoint,
               stopped_early=stopped_early,
               wall_seconds=time.perf_counter() - call_start_wall,
               cpu_seconds=time.process_time() - call_start_cpu)
+
+
+def _warn(message):
+  print(f'WARNING: {message}', file=sys.stderr, flush=True)
+
+
+def _newest_intact(candidates, directory, log):
+  """The newest checkpoint of `candidates` that reads in full, or None.
+
+  Damaged ones are skipped with a warning that names the file and the
+  damage. If there are checkpoints but none is intact, starting afresh
+  would overwrite them: that is refused.
+  """
+  reasons = []
+  for path in candidates:
+    damage = model_dir_lib.checkpoint_damage(path)
+    if damage is None:
+      if reasons:
+        log(f'Falling back to {path}.')
+      return path
+    reasons.append(damage)
+    _warn(f'skipping checkpoint {path}: {damage}.')
+  if reasons:
+    raise model_dir_lib.NoIntactCheckpointError(
+        f'{directory} has checkpoints but none is intact ({"; ".join(reasons)})'
+        '; refusing to start over, which would overwrite them. Move them '
+        'elsewhere to train afresh.')
+  return None
 
 
 class _null:
