@@ -218,3 +218,34 @@ def test_no_intact_checkpoint_refuses_to_start_over(base_run, tmp_path):
                      match='none is intact.*refusing to start over'):
     _train(model_dir, num_steps=8)
   assert _file_digests(model_dir) == before
+
+
+# ----------------------------------------------- 5. damaged checkpoints
+
+
+@pytest.mark.parametrize('kind', ['truncated', 'bit_flipped', 'deleted'])
+def test_trainer_falls_back_to_the_newest_intact_checkpoint(
+    base_run, tmp_path, capsys, kind):
+  model_dir = _copy_run(base_run, tmp_path)
+  _damage(model_dir, 6, kind)
+  result = _train(model_dir, num_steps=7)
+  assert result['restored_step'] == 4 and result['step'] == 7
+  err = capsys.readouterr().err
+  assert f'skipping checkpoint {model_dir}/ckpt-6: ' in err, err
+  assert {'truncated': 'IndexError', 'bit_flipped': 'Checksum does not match',
+          'deleted': 'ckpt-6.index is missing'}[kind] in err, err
+
+
+@pytest.mark.parametrize('kind', ['truncated', 'bit_flipped', 'missing_data',
+                                  'deleted'])
+def test_load_names_the_damaged_file(base_run, tmp_path, kind):
+  model_dir = _copy_run(base_run, tmp_path)
+  damaged = _damage(model_dir, 6, kind)
+  if kind == 'deleted':
+    damaged = str(model_dir / 'ckpt-6.index')
+  with pytest.raises(ValueError, match='damaged') as info:
+    models.load(str(model_dir))
+  assert damaged in str(info.value)
+  # The intact earlier checkpoint still loads by step.
+  assert models.load(str(model_dir), checkpoint=4).checkpoint_path.endswith(
+      'ckpt-4')

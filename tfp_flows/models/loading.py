@@ -17,7 +17,8 @@ def load(model_dir, checkpoint=None, use_ema=True):
 
   Args:
     model_dir: directory written by `bin/train`.
-    checkpoint: `None` (latest), an `int` step, or a checkpoint path prefix.
+    checkpoint: `None` (the newest, whether or not the `checkpoint` state
+      file names it), an `int` step, or a checkpoint path prefix.
     use_ema: if the run kept Polyak averages, load those weights.
 
   Note: this replaces the process's global gin configuration with the run's
@@ -32,11 +33,15 @@ def load(model_dir, checkpoint=None, use_ema=True):
   Raises:
     FileNotFoundError: no directory, no `operative_config.gin`, or no
       checkpoint.
-    ValueError: an unreadable config or a corrupt/mismatched checkpoint.
+    ValueError: an unreadable config, a damaged checkpoint (truncated,
+      bit-flipped or missing file: the message names it; a newest
+      checkpoint that the state file names but is gone counts as damaged),
+      or a mismatched one.
   """
   import gin  # pylint: disable=g-import-not-at-top
   from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
   from tfp_flows.training import ema as ema_lib  # pylint: disable=g-import-not-at-top
+  from tfp_flows.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   from tfp_flows.training import trainer  # pylint: disable=g-import-not-at-top
 
   if not os.path.isdir(model_dir):
@@ -61,16 +66,24 @@ def load(model_dir, checkpoint=None, use_ema=True):
   model = model_ref.scoped_configurable_fn()
 
   if checkpoint is None:
-    path = tf.train.latest_checkpoint(model_dir)
-    if path is None:
-      raise FileNotFoundError(f'{model_dir!r} has no checkpoint (no '
-                              '`checkpoint` index file); train it first.')
-  elif isinstance(checkpoint, int):
-    path = os.path.join(model_dir, f'ckpt-{checkpoint}')
+    # The newest one, named by the `checkpoint` state file or on disk; a
+    # state file naming a checkpoint that is gone is damage, not absence.
+    paths = model_dir_lib.checkpoint_paths(model_dir)
+    if not paths:
+      raise FileNotFoundError(f'{model_dir!r} has no checkpoint; train it '
+                              'first.')
+    path = paths[0]
   else:
-    path = str(checkpoint)
-  if not tf.io.gfile.exists(path + '.index'):
-    raise FileNotFoundError(f'Checkpoint {path!r} does not exist.')
+    if isinstance(checkpoint, int):
+      path = os.path.join(model_dir, f'ckpt-{checkpoint}')
+    else:
+      path = str(checkpoint)
+    if not tf.io.gfile.exists(path + '.index'):
+      raise FileNotFoundError(f'Checkpoint {path!r} does not exist.')
+  damage = model_dir_lib.checkpoint_damage(path)
+  if damage is not None:
+    raise ValueError(f'Checkpoint {path!r} is damaged: {damage}. Load an '
+                     'earlier one with `checkpoint=STEP`.')
 
   try:
     reader = tf.train.load_checkpoint(path)
