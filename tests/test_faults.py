@@ -249,3 +249,59 @@ def test_load_names_the_damaged_file(base_run, tmp_path, kind):
   # The intact earlier checkpoint still loads by step.
   assert models.load(str(model_dir), checkpoint=4).checkpoint_path.endswith(
       'ckpt-4')
+
+
+# ------------------------------------------------------ 4. model-dir lock
+
+# Takes the model-dir lock in another process without importing TensorFlow
+# (model_dir.py imports it lazily), then waits for stdin to close.
+_HOLD_LOCK = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location('model_dir', sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+module.ModelDirLock(sys.argv[2]).acquire()
+print('locked', flush=True)
+sys.stdin.read()
+"""
+
+
+def _hold_lock(model_dir):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  os.makedirs(model_dir, exist_ok=True)
+  proc = subprocess.Popen(
+      [sys.executable, '-c', _HOLD_LOCK,
+       os.path.join(REPO, 'tfp_flows', 'training', 'model_dir.py'),
+       str(model_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+      text=True)
+  assert proc.stdout.readline().strip() == 'locked'
+  return proc
+
+
+def test_second_trainer_on_a_model_dir_is_refused(tmp_path):
+  holder = _hold_lock(tmp_path)
+  try:
+    with pytest.raises(trainer.ModelDirLockedError,
+                       match=f'in use by another trainer, process '
+                       f'{holder.pid} on '):
+      _train(tmp_path, num_steps=2)
+    assert not os.path.exists(tmp_path / 'checkpoint')
+    result = _run_cli('train', '--gin_file=' + os.path.join(
+        REPO, 'gin_configs', 'tiny_glow.gin'), f'--model_dir={tmp_path}')
+    error = _one_line_error(result, 'train')
+    assert f'process {holder.pid} on ' in error, error
+  finally:
+    holder.stdin.close()
+    holder.wait()
+  # Released by its holder: free again.
+  assert _train(tmp_path, num_steps=2)['step'] == 2
+
+
+def test_lock_of_a_dead_trainer_is_taken_over(tmp_path, capsys):
+  holder = _hold_lock(tmp_path)
+  holder.kill()  # Dies holding the lock; its lock file stays behind.
+  holder.wait()
+  result = _train(tmp_path, num_steps=2)
+  assert result['step'] == 2
+  err = capsys.readouterr().err
+  assert f'process {holder.pid} on ' in err and 'took it over' in err, err

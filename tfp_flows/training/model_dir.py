@@ -5,15 +5,23 @@
 * `checkpoint_paths`, `checkpoint_damage`: every checkpoint of a directory,
   whether or not its `checkpoint` state file names it, and whether one can
   be read in full.
+* `ModelDirLock`: one trainer per model dir at a time.
 """
 
+import datetime
+import fcntl
 import glob
 import os
 import re
+import socket
+import sys
 
-__all__ = ['ConfigMismatchError', 'NoIntactCheckpointError',
+__all__ = ['ConfigMismatchError', 'LOCK_FILE', 'ModelDirLock',
+           'ModelDirLockedError', 'NoIntactCheckpointError',
            'RESUMABLE_BINDINGS', 'checkpoint_damage', 'checkpoint_paths',
            'compare_configs', 'parse_bindings']
+
+LOCK_FILE = '.train.lock'
 
 # `train` parameters a resumed run may change: how long it runs, how often
 # it logs, evaluates, samples and saves, and whether it keeps Polyak
@@ -34,6 +42,10 @@ class ConfigMismatchError(ValueError):
 
 class NoIntactCheckpointError(ValueError):
   """A model dir holds checkpoints, but none of them can be read."""
+
+
+class ModelDirLockedError(RuntimeError):
+  """Another live process is training in the same model dir."""
 
 
 def parse_bindings(text):
@@ -185,3 +197,121 @@ def checkpoint_damage(path):
 def _first_line(error):
   lines = str(error).strip().splitlines()
   return lines[0] if lines else type(error).__name__
+
+
+# ---------------------------------------------------------------------- lock
+
+
+def _pid_alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True  # Alive, owned by someone else.
+  return True
+
+
+def _parse_holder(text):
+  """`{'pid': int, 'host': str, ...}` from a lock file's text (or {})."""
+  holder = {}
+  for field in text.split():
+    key, _, value = field.partition('=')
+    if value:
+      holder[key] = value
+  try:
+    holder['pid'] = int(holder['pid'])
+  except (KeyError, ValueError):
+    holder.pop('pid', None)
+  return holder
+
+
+def _describe(holder):
+  if 'pid' not in holder:
+    return 'an unknown process'
+  return (f'process {holder["pid"]} on {holder.get("host", "?")} '
+          f'(since {holder.get("since", "?")})')
+
+
+class ModelDirLock:
+  """An exclusive lock on a model dir, held by one trainer for its run.
+
+  `DIR/.train.lock` is locked with `fcntl.flock` and holds the holder's
+  pid, host and start time. The kernel releases a flock when its process
+  dies, however it dies (SIGKILL included), so a lock file left by a dead
+  process is free and is taken over; its old holder is reported. On file
+  systems without flock (some network mounts) the recorded pid is checked
+  instead, on the same host.
+
+  Use as a context manager, or `acquire()` / `release()`.
+  """
+
+  def __init__(self, directory):
+    """Args: directory: Python `str`, an existing model directory."""
+    self.path = os.path.join(directory, LOCK_FILE)
+    self._fd = None
+
+  def acquire(self):
+    """Takes the lock.
+
+    Returns:
+      `None`, or Python `str` describing the dead process whose lock was
+      taken over (for the log).
+
+    Raises:
+      ModelDirLockedError: another live process holds it; the message names
+        that process.
+    """
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      previous = _parse_holder(os.pread(fd, 4096, 0).decode('utf-8',
+                                                            'replace'))
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except BlockingIOError:
+        previous = _parse_holder(os.pread(fd, 4096, 0).decode('utf-8',
+                                                              'replace'))
+        raise ModelDirLockedError(
+            f'{os.path.dirname(self.path)} is in use by another trainer, '
+            f'{_describe(previous)}; wait for it to finish or stop it '
+            f'(lock file {self.path}).') from None
+      except OSError:
+        # No flock here: fall back on the recorded pid.
+        if (previous.get('host') == socket.gethostname()
+            and previous.get('pid') not in (None, os.getpid())
+            and _pid_alive(previous['pid'])):
+          raise ModelDirLockedError(
+              f'{os.path.dirname(self.path)} is in use by another trainer, '
+              f'{_describe(previous)} (lock file {self.path}).') from None
+      since = datetime.datetime.now().isoformat(timespec='seconds')
+      text = (f'pid={os.getpid()} host={socket.gethostname()} since={since} '
+              f'argv0={os.path.basename(sys.argv[0] or "python")}\n')
+      os.ftruncate(fd, 0)
+      os.pwrite(fd, text.encode('utf-8'), 0)
+    except BaseException:
+      os.close(fd)
+      raise
+    self._fd = fd
+    if previous:
+      return (f'{_describe(previous)} left a lock on '
+              f'{os.path.dirname(self.path)} and is gone; took it over')
+    return None
+
+  def release(self):
+    """Releases the lock (empties the file: no holder). Idempotent."""
+    if self._fd is None:
+      return
+    try:
+      os.ftruncate(self._fd, 0)
+      fcntl.flock(self._fd, fcntl.LOCK_UN)
+    finally:
+      os.close(self._fd)
+      self._fd = None
+
+  def __enter__(self):
+    self.acquire()
+    return self
+
+  def __exit__(self, *exc):
+    self.release()
+    return False

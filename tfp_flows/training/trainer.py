@@ -30,11 +30,12 @@ from tfp_flows.training import optimizers
 from tfp_flows.training import strategies
 from tfp_flows.training import summaries
 
-__all__ = ['ConfigMismatchError', 'NoIntactCheckpointError',
-           'NonFiniteTrainingError', 'train']
+__all__ = ['ConfigMismatchError', 'ModelDirLockedError',
+           'NoIntactCheckpointError', 'NonFiniteTrainingError', 'train']
 
 ConfigMismatchError = model_dir_lib.ConfigMismatchError
 NoIntactCheckpointError = model_dir_lib.NoIntactCheckpointError
+ModelDirLockedError = model_dir_lib.ModelDirLockedError
 
 
 class NonFiniteTrainingError(RuntimeError):
@@ -142,6 +143,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     NoIntactCheckpointError: `model_dir` has checkpoints but none can be
       read (a damaged newest one is skipped, with a warning, in favour of
       the newest intact one).
+    ModelDirLockedError: another live process is training in `model_dir`
+      (a lock left by a dead one is taken over, with a warning).
     ConfigMismatchError: resuming with an `operative_config` that differs
       from the saved one in more than run-length and logging knobs
       (`model_dir.RESUMABLE_BINDINGS`); nothing is written then.
@@ -173,277 +176,288 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   chief = _is_chief(strat)
   write_dir = _write_dir(model_dir, strat)
   os.makedirs(write_dir, exist_ok=True)
+  # One trainer per directory: a second one would overwrite the first's
+  # checkpoints while both report success.
+  lock = model_dir_lib.ModelDirLock(write_dir)
+  took_over = lock.acquire()
+  if took_over:
+    _warn(f'{took_over}.')
+  try:
 
-  train_images, _ = data.load(dataset, 'train', data_dir=data_dir)
-  eval_sets = {
-      name: data.load(name, 'test', data_dir=data_dir)[0][:num_eval_images]
-      for name in dict.fromkeys([dataset, ood_dataset])}
+    train_images, _ = data.load(dataset, 'train', data_dir=data_dir)
+    eval_sets = {
+        name: data.load(name, 'test', data_dir=data_dir)[0][:num_eval_images]
+        for name in dict.fromkeys([dataset, ood_dataset])}
 
-  with strat.scope():
-    model = model_fn()
-    if callable(operative_config):
-      # Evaluated now: gin's operative config lists the model's parameters
-      # only once the model has been built.
-      operative_config = operative_config()
-    config_path = os.path.join(model_dir, 'operative_config.gin')
-    # Every checkpoint on disk, named by the `checkpoint` state file or not
-    # (a run copied without that file must resume, not start over and
-    # overwrite its checkpoints).
-    candidates = model_dir_lib.checkpoint_paths(write_dir)
-    if (operative_config is not None and candidates
-        and os.path.exists(config_path)):
-      # Before anything is restored or written: a resume must not relabel
-      # the run (e.g. train on another data set under the same model dir).
-      with open(config_path) as f:
-        changes = model_dir_lib.compare_configs(f.read(), operative_config,
-                                                config_path)
-      for change in changes:
-        log(f'Resuming with a changed setting: {change}.')
-    variables = model.trainable_variables
-    optimizer = optimizers.make_optimizer(learning_rate, warmup_steps,
-                                          decay_steps)
-    optimizer.build(variables)
-    ema = (ema_lib.ExponentialMovingAverage(variables, ema_decay)
-           if ema_decay else None)
-    # `step` names the optimizer's step counter at the top of the checkpoint.
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                     step=optimizer.iterations,
-                                     **({'ema': ema} if ema else {}))
-    manager = tf.train.CheckpointManager(checkpoint, write_dir,
-                                         max_to_keep=keep_checkpoints)
-    if candidates and not manager.latest_checkpoint:
-      _warn(f'{write_dir} has checkpoints but no `checkpoint` state file; '
-            'resuming from the newest intact one.')
-    path = _newest_intact(candidates, write_dir, log)
-    restored_step = None
-    if path is not None:
-      status = checkpoint.restore(path)
-      keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-      restored_step = int(optimizer.iterations.numpy())
-      if ema is not None and not any(k.startswith('ema/') for k in keys):
-        # Trained without EMA until now: the shadows still hold the random
-        # initial weights, so they start again from the restored weights.
-        status.expect_partial()
-        ema.reset_to_weights()
-        ema.num_updates.assign(0)
-        log(f'EMA (decay {ema_decay:g}) added on resume: {path} has no '
-            'averages, so they start from its weights at step '
-            f'{restored_step}.')
-      elif ema is not None and not any('num_updates' in k for k in keys):
-        # Written before the EMA counted its updates: every applied step
-        # updated it, so the step is the count.
-        status.expect_partial()
-        ema.num_updates.assign(optimizer.iterations)
-      else:
-        status.assert_existing_objects_matched()
-      log(f'Restored {path} at step {restored_step}.')
-  last_checkpoint = path
+    with strat.scope():
+      model = model_fn()
+      if callable(operative_config):
+        # Evaluated now: gin's operative config lists the model's parameters
+        # only once the model has been built.
+        operative_config = operative_config()
+      config_path = os.path.join(model_dir, 'operative_config.gin')
+      # Every checkpoint on disk, named by the `checkpoint` state file or not
+      # (a run copied without that file must resume, not start over and
+      # overwrite its checkpoints).
+      candidates = model_dir_lib.checkpoint_paths(write_dir)
+      if (operative_config is not None and candidates
+          and os.path.exists(config_path)):
+        # Before anything is restored or written: a resume must not relabel
+        # the run (e.g. train on another data set under the same model dir).
+        with open(config_path) as f:
+          changes = model_dir_lib.compare_configs(f.read(), operative_config,
+                                                  config_path)
+        for change in changes:
+          log(f'Resuming with a changed setting: {change}.')
+      variables = model.trainable_variables
+      optimizer = optimizers.make_optimizer(learning_rate, warmup_steps,
+                                            decay_steps)
+      optimizer.build(variables)
+      ema = (ema_lib.ExponentialMovingAverage(variables, ema_decay)
+             if ema_decay else None)
+      # `step` names the optimizer's step counter at the top of the checkpoint.
+      checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                       step=optimizer.iterations,
+                                       **({'ema': ema} if ema else {}))
+      manager = tf.train.CheckpointManager(checkpoint, write_dir,
+                                           max_to_keep=keep_checkpoints)
+      if candidates and not manager.latest_checkpoint:
+        _warn(f'{write_dir} has checkpoints but no `checkpoint` state file; '
+              'resuming from the newest intact one.')
+      path = _newest_intact(candidates, write_dir, log)
+      restored_step = None
+      if path is not None:
+        status = checkpoint.restore(path)
+        keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+        restored_step = int(optimizer.iterations.numpy())
+        if ema is not None and not any(k.startswith('ema/') for k in keys):
+          # Trained without EMA until now: the shadows still hold the random
+          # initial weights, so they start again from the restored weights.
+          status.expect_partial()
+          ema.reset_to_weights()
+          ema.num_updates.assign(0)
+          log(f'EMA (decay {ema_decay:g}) added on resume: {path} has no '
+              'averages, so they start from its weights at step '
+              f'{restored_step}.')
+        elif ema is not None and not any('num_updates' in k for k in keys):
+          # Written before the EMA counted its updates: every applied step
+          # updated it, so the step is the count.
+          status.expect_partial()
+          ema.num_updates.assign(optimizer.iterations)
+        else:
+          status.assert_existing_objects_matched()
+        log(f'Restored {path} at step {restored_step}.')
+    last_checkpoint = path
 
-  image_shape = list(model.image_shape)
-  if list(train_images.shape[1:]) != image_shape:
-    raise ValueError(f'Model image shape {image_shape} does not match '
-                     f'{dataset} images {list(train_images.shape[1:])}.')
-  if operative_config is not None and chief:
-    _write_text(config_path, operative_config)
+    image_shape = list(model.image_shape)
+    if list(train_images.shape[1:]) != image_shape:
+      raise ValueError(f'Model image shape {image_shape} does not match '
+                       f'{dataset} images {list(train_images.shape[1:])}.')
+    if operative_config is not None and chief:
+      _write_text(config_path, operative_config)
 
-  rng = np.random.default_rng(seed)
-  initialized = False
-  if hasattr(model, 'initialize'):
-    init_batch = train_images[rng.choice(len(train_images), init_batch_size,
-                                         replace=False)]
-    initialized = model.initialize(init_batch, seed=seed, strategy=strat)
-    if initialized:
-      log(f'ActNorm data-dependent init on {init_batch_size} images.')
-      if ema is not None:
-        ema.reset_to_weights()
-    elif restored_step is None:
-      log('ActNorm already initialised.')
+    rng = np.random.default_rng(seed)
+    initialized = False
+    if hasattr(model, 'initialize'):
+      init_batch = train_images[rng.choice(len(train_images), init_batch_size,
+                                           replace=False)]
+      initialized = model.initialize(init_batch, seed=seed, strategy=strat)
+      if initialized:
+        log(f'ActNorm data-dependent init on {init_batch_size} images.')
+        if ema is not None:
+          ema.reset_to_weights()
+      elif restored_step is None:
+        log('ActNorm already initialised.')
 
-  start_step = int(optimizer.iterations.numpy())
+    start_step = int(optimizer.iterations.numpy())
 
-  def dataset_fn(input_context):
-    # Seeding with the start step gives a resumed run fresh batches.
-    return data.make_dataset(train_images, batch_size=batch_size,
-                             seed=seed * 1_000_003 + start_step,
-                             input_context=input_context)
-  iterator = iter(strat.distribute_datasets_from_function(dataset_fn))
+    def dataset_fn(input_context):
+      # Seeding with the start step gives a resumed run fresh batches.
+      return data.make_dataset(train_images, batch_size=batch_size,
+                               seed=seed * 1_000_003 + start_step,
+                               input_context=input_context)
+    iterator = iter(strat.distribute_datasets_from_function(dataset_fn))
 
-  training_mode = getattr(model, 'has_training_mode', False)
-  num_subpixels = model.num_subpixels
+    training_mode = getattr(model, 'has_training_mode', False)
+    num_subpixels = model.num_subpixels
 
-  def replica_grads(images, seed_pair):
-    replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
-    step_seed = tf.random.experimental.stateless_fold_in(seed_pair, replica_id)
-    with tf.GradientTape() as tape:
-      kwargs = {'training': True} if training_mode else {}
-      log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
-      per_example = discrete.bits_per_dim(log_p, num_subpixels)
-      loss = tf.nn.compute_average_loss(per_example,
-                                        global_batch_size=batch_size)
-    return tape.gradient(loss, variables), loss
+    def replica_grads(images, seed_pair):
+      replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+      step_seed = tf.random.experimental.stateless_fold_in(seed_pair,
+                                                           replica_id)
+      with tf.GradientTape() as tape:
+        kwargs = {'training': True} if training_mode else {}
+        log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
+        per_example = discrete.bits_per_dim(log_p, num_subpixels)
+        loss = tf.nn.compute_average_loss(per_example,
+                                          global_batch_size=batch_size)
+      return tape.gradient(loss, variables), loss
 
-  if jit_compile:
-    replica_grads = tf.function(replica_grads, jit_compile=True,
-                                autograph=False)
+    if jit_compile:
+      replica_grads = tf.function(replica_grads, jit_compile=True,
+                                  autograph=False)
 
-  @tf.function(autograph=False)
-  def train_step(images, seed_pair):
-    grads, loss = strat.run(replica_grads, args=(images, seed_pair))
-    grads = [strat.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
-             for g in grads]
-    loss = strat.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
-    grad_norm = tf.linalg.global_norm(grads)
-    finite = tf.logical_and(tf.math.is_finite(loss),
-                            tf.math.is_finite(grad_norm))
-    if clip_norm is not None:
-      # On a non-finite norm clip_by_global_norm yields NaNs; they are never
-      # applied because `finite` is false then.
-      grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
+    @tf.function(autograph=False)
+    def train_step(images, seed_pair):
+      grads, loss = strat.run(replica_grads, args=(images, seed_pair))
+      grads = [strat.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
+               for g in grads]
+      loss = strat.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+      grad_norm = tf.linalg.global_norm(grads)
+      finite = tf.logical_and(tf.math.is_finite(loss),
+                              tf.math.is_finite(grad_norm))
+      if clip_norm is not None:
+        # On a non-finite norm clip_by_global_norm yields NaNs; they are never
+        # applied because `finite` is false then.
+        grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
 
-    def apply():
-      optimizer.apply_gradients(zip(grads, variables))
-      if ema is not None:
-        ema.update()
-      return tf.constant(True)
-    # Applied in cross-replica context: a conditional update inside
-    # replica context would need a merge_call inside tf.cond.
-    applied = tf.cond(finite, apply, lambda: tf.constant(False))
-    return loss, grad_norm, applied
+      def apply():
+        optimizer.apply_gradients(zip(grads, variables))
+        if ema is not None:
+          ema.update()
+        return tf.constant(True)
+      # Applied in cross-replica context: a conditional update inside
+      # replica context would need a merge_call inside tf.cond.
+      applied = tf.cond(finite, apply, lambda: tf.constant(False))
+      return loss, grad_norm, applied
 
-  writer = tf.summary.create_file_writer(
-      os.path.join(write_dir, 'train') if chief else
-      os.path.join(write_dir, 'events'))
-  if operative_config is not None and chief:
-    with writer.as_default():
-      tf.summary.text('operative_config',
-                      '    ' + operative_config.replace('\n', '\n    '),
-                      step=start_step)
-
-  def evaluate(step):
-    results = {}
-    with (ema.swapped_in() if ema is not None else _null()):
-      for name, images in eval_sets.items():
-        bpd = analysis.evaluate_bits_per_dim(model, images, eval_batch_size,
-                                             seed=seed)
-        results[name] = bpd
-    in_bpd, ood_bpd = results[dataset], results[ood_dataset]
-    auc = analysis.auroc(in_bpd, ood_bpd)
-    summary = {name: float(v.mean()) for name, v in results.items()}
-    summary['ood_auroc'] = auc
-    # Both bits/dim definitions (`discrete`): they differ for padded models.
-    factor = model.per_model_pixel_factor
-    per_model = ('' if factor == 1. else
-                 f' ({factor * summary[dataset]:.4f} / '
-                 f'{factor * summary[ood_dataset]:.4f} per model pixel)')
-    log(f'  eval @ {step}: ' + ', '.join(
-        f'{n} {v:.4f} bits/dim' for n, v in summary.items()
-        if n != 'ood_auroc') + per_model + f', OoD AUROC {auc:.3f}')
-    if chief:
+    writer = tf.summary.create_file_writer(
+        os.path.join(write_dir, 'train') if chief else
+        os.path.join(write_dir, 'events'))
+    if operative_config is not None and chief:
       with writer.as_default():
-        for name, bpd in results.items():
-          tf.summary.scalar(f'eval/{name}/bits_per_dim', float(bpd.mean()),
-                            step=step)
-          tf.summary.scalar(f'eval/{name}/bits_per_model_pixel',
-                            factor * float(bpd.mean()), step=step)
-          tf.summary.histogram(f'eval/{name}/bits_per_dim_per_image', bpd,
-                               step=step)
-        tf.summary.scalar('eval/ood_auroc', auc, step=step)
-    return summary
+        tf.summary.text('operative_config',
+                        '    ' + operative_config.replace('\n', '\n    '),
+                        step=start_step)
 
-  def write_samples(step):
-    if not chief or not hasattr(model, 'sample'):
-      return
-    with (ema.swapped_in() if ema is not None else _null()), \
-        writer.as_default():
-      temps = (0.7, 1.0) if hasattr(model, 'encode') else (None,)
-      for t in temps:
-        kwargs = {} if t is None else {'temperature': t}
-        imgs = model.sample(num_samples, seed=seed * 100_003 + step,
-                            **kwargs).numpy()
-        tag = 'samples' if t is None else f'samples/temperature_{t}'
-        tf.summary.image(tag, summaries.image_grid(imgs), step=step)
+    def evaluate(step):
+      results = {}
+      with (ema.swapped_in() if ema is not None else _null()):
+        for name, images in eval_sets.items():
+          bpd = analysis.evaluate_bits_per_dim(model, images, eval_batch_size,
+                                               seed=seed)
+          results[name] = bpd
+      in_bpd, ood_bpd = results[dataset], results[ood_dataset]
+      auc = analysis.auroc(in_bpd, ood_bpd)
+      summary = {name: float(v.mean()) for name, v in results.items()}
+      summary['ood_auroc'] = auc
+      # Both bits/dim definitions (`discrete`): they differ for padded models.
+      factor = model.per_model_pixel_factor
+      per_model = ('' if factor == 1. else
+                   f' ({factor * summary[dataset]:.4f} / '
+                   f'{factor * summary[ood_dataset]:.4f} per model pixel)')
+      log(f'  eval @ {step}: ' + ', '.join(
+          f'{n} {v:.4f} bits/dim' for n, v in summary.items()
+          if n != 'ood_auroc') + per_model + f', OoD AUROC {auc:.3f}')
+      if chief:
+        with writer.as_default():
+          for name, bpd in results.items():
+            tf.summary.scalar(f'eval/{name}/bits_per_dim', float(bpd.mean()),
+                              step=step)
+            tf.summary.scalar(f'eval/{name}/bits_per_model_pixel',
+                              factor * float(bpd.mean()), step=step)
+            tf.summary.histogram(f'eval/{name}/bits_per_dim_per_image', bpd,
+                                 step=step)
+          tf.summary.scalar('eval/ood_auroc', auc, step=step)
+      return summary
 
-  losses, skipped = [], []
-  bad_in_a_row = 0
-  last_eval = None
-  # Throughput counts step time only (not evaluation, sampling, saving), and
-  # not the first step, which includes tracing.
-  train_seconds, timed_images, first_step_done = 0., 0, False
-  log(f'Training {dataset} from step {start_step} to {num_steps}, global '
-      f'batch {batch_size} on {replicas} replica(s).')
-  step = start_step
-  batch_index = 0
-  stopped_early = False
-  while step < num_steps:
-    if (max_train_seconds is not None and
-        time.perf_counter() - call_start_wall > max_train_seconds):
-      stopped_early = True
-      log(f'Time budget of {max_train_seconds:g} s spent at step {step}; '
-          f'stopping before {num_steps} steps.')
-      break
-    images = next(iterator)
-    if batch_hook is not None:
-      images = _apply_hook(strat, batch_hook, batch_index, images)
-    batch_index += 1
-    seed_pair = tf.constant([seed, step], tf.int32)
-    tick = time.perf_counter()
-    loss, grad_norm, applied = train_step(images, seed_pair)
-    loss, grad_norm, applied = float(loss), float(grad_norm), bool(applied)
-    if first_step_done:
-      train_seconds += time.perf_counter() - tick
-      timed_images += batch_size
-    first_step_done = True
-    if not applied:
-      bad_in_a_row += 1
-      skipped.append(step)
-      log(f'step {step}: non-finite loss ({loss}) or gradient norm '
-          f'({grad_norm}); update skipped ({bad_in_a_row} in a row).')
-      if bad_in_a_row >= max_consecutive_bad_steps:
-        raise NonFiniteTrainingError(
-            f'{bad_in_a_row} consecutive steps with non-finite loss or '
-            f'gradients (last at step {step}); stopped. The last good '
-            f'checkpoint is {last_checkpoint}.')
-      continue
+    def write_samples(step):
+      if not chief or not hasattr(model, 'sample'):
+        return
+      with (ema.swapped_in() if ema is not None else _null()), \
+          writer.as_default():
+        temps = (0.7, 1.0) if hasattr(model, 'encode') else (None,)
+        for t in temps:
+          kwargs = {} if t is None else {'temperature': t}
+          imgs = model.sample(num_samples, seed=seed * 100_003 + step,
+                              **kwargs).numpy()
+          tag = 'samples' if t is None else f'samples/temperature_{t}'
+          tf.summary.image(tag, summaries.image_grid(imgs), step=step)
+
+    losses, skipped = [], []
     bad_in_a_row = 0
-    step = int(optimizer.iterations.numpy())
-    losses.append(loss)
-    img_s = timed_images / train_seconds if train_seconds > 0 else float('nan')
-    if log_every and (step % log_every == 0 or step == num_steps):
-      eta = (num_steps - step) * batch_size / img_s if img_s > 0 else float(
-          'nan')
-      log(f'step {step}/{num_steps}  loss {loss:.4f} bits/dim  grad norm '
-          f'{grad_norm:.3g}  {img_s:.1f} img/s  ETA '
-          f'{summaries.format_eta(eta)}')
-    if chief and summary_every and step % summary_every == 0:
-      with writer.as_default():
-        tf.summary.scalar('train/loss', loss, step=step)
-        tf.summary.scalar('train/bits_per_dim', loss, step=step)
-        tf.summary.scalar('train/grad_norm', grad_norm, step=step)
-        tf.summary.scalar('train/learning_rate',
-                          float(tf.convert_to_tensor(optimizer.learning_rate)),
-                          step=step)
-        if img_s == img_s:
-          tf.summary.scalar('train/images_per_second', img_s, step=step)
-    if checkpoint_every and step % checkpoint_every == 0:
-      last_checkpoint = manager.save(checkpoint_number=step)
-    if eval_every and step % eval_every == 0:
-      last_eval = evaluate(step)
-    if sample_every and step % sample_every == 0:
-      write_samples(step)
+    last_eval = None
+    # Throughput counts step time only (not evaluation, sampling, saving), and
+    # not the first step, which includes tracing.
+    train_seconds, timed_images, first_step_done = 0., 0, False
+    log(f'Training {dataset} from step {start_step} to {num_steps}, global '
+        f'batch {batch_size} on {replicas} replica(s).')
+    step = start_step
+    batch_index = 0
+    stopped_early = False
+    while step < num_steps:
+      if (max_train_seconds is not None and
+          time.perf_counter() - call_start_wall > max_train_seconds):
+        stopped_early = True
+        log(f'Time budget of {max_train_seconds:g} s spent at step {step}; '
+            f'stopping before {num_steps} steps.')
+        break
+      images = next(iterator)
+      if batch_hook is not None:
+        images = _apply_hook(strat, batch_hook, batch_index, images)
+      batch_index += 1
+      seed_pair = tf.constant([seed, step], tf.int32)
+      tick = time.perf_counter()
+      loss, grad_norm, applied = train_step(images, seed_pair)
+      loss, grad_norm, applied = float(loss), float(grad_norm), bool(applied)
+      if first_step_done:
+        train_seconds += time.perf_counter() - tick
+        timed_images += batch_size
+      first_step_done = True
+      if not applied:
+        bad_in_a_row += 1
+        skipped.append(step)
+        log(f'step {step}: non-finite loss ({loss}) or gradient norm '
+            f'({grad_norm}); update skipped ({bad_in_a_row} in a row).')
+        if bad_in_a_row >= max_consecutive_bad_steps:
+          raise NonFiniteTrainingError(
+              f'{bad_in_a_row} consecutive steps with non-finite loss or '
+              f'gradients (last at step {step}); stopped. The last good '
+              f'checkpoint is {last_checkpoint}.')
+        continue
+      bad_in_a_row = 0
+      step = int(optimizer.iterations.numpy())
+      losses.append(loss)
+      img_s = (timed_images / train_seconds if train_seconds > 0 else
+               float('nan'))
+      if log_every and (step % log_every == 0 or step == num_steps):
+        eta = (num_steps - step) * batch_size / img_s if img_s > 0 else float(
+            'nan')
+        log(f'step {step}/{num_steps}  loss {loss:.4f} bits/dim  grad norm '
+            f'{grad_norm:.3g}  {img_s:.1f} img/s  ETA '
+            f'{summaries.format_eta(eta)}')
+      if chief and summary_every and step % summary_every == 0:
+        with writer.as_default():
+          tf.summary.scalar('train/loss', loss, step=step)
+          tf.summary.scalar('train/bits_per_dim', loss, step=step)
+          tf.summary.scalar('train/grad_norm', grad_norm, step=step)
+          tf.summary.scalar(
+              'train/learning_rate',
+              float(tf.convert_to_tensor(optimizer.learning_rate)), step=step)
+          if img_s == img_s:
+            tf.summary.scalar('train/images_per_second', img_s, step=step)
+      if checkpoint_every and step % checkpoint_every == 0:
+        last_checkpoint = manager.save(checkpoint_number=step)
+      if eval_every and step % eval_every == 0:
+        last_eval = evaluate(step)
+      if sample_every and step % sample_every == 0:
+        write_samples(step)
 
-  if last_checkpoint is None or not last_checkpoint.endswith(f'-{step}'):
-    last_checkpoint = manager.save(checkpoint_number=step)
-  if last_eval is None or (eval_every and step % eval_every):
-    last_eval = evaluate(step)
-  writer.flush()
-  return dict(step=step, losses=losses, skipped_steps=skipped, eval=last_eval,
-              images_per_second=(timed_images / train_seconds
-                                 if train_seconds else None),
-              restored_step=restored_step, initialized_actnorm=initialized,
-              checkpoint=last_checkpoint,
-              stopped_early=stopped_early,
-              wall_seconds=time.perf_counter() - call_start_wall,
-              cpu_seconds=time.process_time() - call_start_cpu)
+    if last_checkpoint is None or not last_checkpoint.endswith(f'-{step}'):
+      last_checkpoint = manager.save(checkpoint_number=step)
+    if last_eval is None or (eval_every and step % eval_every):
+      last_eval = evaluate(step)
+    writer.flush()
+    return dict(step=step, losses=losses, skipped_steps=skipped, eval=last_eval,
+                images_per_second=(timed_images / train_seconds
+                                   if train_seconds else None),
+                restored_step=restored_step, initialized_actnorm=initialized,
+                checkpoint=last_checkpoint,
+                stopped_early=stopped_early,
+                wall_seconds=time.perf_counter() - call_start_wall,
+                cpu_seconds=time.process_time() - call_start_cpu)
+  finally:
+    lock.release()
 
 
 def _warn(message):
