@@ -305,3 +305,26 @@ def test_lock_of_a_dead_trainer_is_taken_over(tmp_path, capsys):
   assert result['step'] == 2
   err = capsys.readouterr().err
   assert f'process {holder.pid} on ' in err and 'took it over' in err, err
+
+
+# ---------------------------------- 6. a checkpoint larger than its config
+
+
+def test_load_refuses_a_checkpoint_larger_than_its_config(tmp_path):
+  _train(tmp_path, num_steps=1,
+         model_fn=lambda: Glow(num_levels=2, num_steps_per_level=2,
+                               hidden_channels=8),
+         operative_config=TINY_GLOW_CONFIG.format(num_steps=1))
+  # The config says 1 step per level; the checkpoint has 2. Before the fix
+  # `expect_partial` let the second step's weights go unused, silently.
+  with pytest.raises(ValueError, match=(
+      r'does not fit the model of .*operative_config.gin: \d+ of its '
+      r'weights match no variable of the model \(e.g. model/')):
+    models.load(str(tmp_path))
+
+
+def test_load_accepts_its_own_checkpoint_without_optimizer(base_run):
+  # Optimizer variables and slots are in the checkpoint but never loaded.
+  model = models.load(str(base_run))
+  assert model.checkpoint_path.endswith('ckpt-6')
+  assert np.isfinite(model.bits_per_dim(_test_images(8), seed=0).numpy()).all()

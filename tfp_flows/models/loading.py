@@ -93,11 +93,22 @@ def load(model_dir, checkpoint=None, use_ema=True):
            if use_ema and has_ema else None)
     objects = dict(model=model, **({'ema': ema} if ema else {}))
     status = tf.train.Checkpoint(**objects).read(path)
-    status.expect_partial()
+    status.expect_partial()  # The optimizer (and its slots) are not loaded.
     status.assert_existing_objects_matched()
   except (tf.errors.OpError, AssertionError, ValueError) as e:
     raise ValueError(f'Checkpoint {path!r} could not be restored into the '
                      f'model of {config_path}: {str(e).splitlines()[0]}') from e
+  # `expect_partial` would also hide model weights that nothing in the
+  # model took (e.g. a 2-step-per-level checkpoint under a 1-step config).
+  unused = _unmatched_weights(status, reader, tuple(f'{name}/'
+                                                    for name in objects),
+                              model)
+  if unused:
+    raise ValueError(
+        f'Checkpoint {path!r} does not fit the model of {config_path}: '
+        f'{len(unused)} of its weights match no variable of the model (e.g. '
+        f'{", ".join(unused[:3])}); the config describes a smaller model than '
+        'the one trained.')
   if ema is not None:
     for shadow, v in zip(ema.shadows, model.trainable_variables):
       v.assign(shadow)
@@ -105,3 +116,35 @@ def load(model_dir, checkpoint=None, use_ema=True):
   model.model_dir = model_dir
   model.training_dataset = training_dataset
   return model
+
+
+def _unmatched_weights(status, reader, prefixes, model):
+  """Checkpoint keys under `prefixes` that no restored object took.
+
+  Optimizer slots (`.OPTIMIZER_SLOT`) are ignored: they are not loaded.
+
+  Args:
+    status: the load status of `tf.train.Checkpoint.read`.
+    reader: `tf.train.load_checkpoint` of the same checkpoint.
+    prefixes: `tuple` of key prefixes, e.g. `('model/', 'ema/')`.
+    model: the restored model (for the fallback count).
+
+  Returns:
+    Sorted `list` of checkpoint keys (empty if everything matched).
+  """
+  def wanted(key):
+    return (key.startswith(prefixes) and '.OPTIMIZER_SLOT' not in key
+            and key.endswith('.ATTRIBUTES/VARIABLE_VALUE'))
+  coordinator = getattr(status, '_checkpoint', None)
+  graph = getattr(coordinator, 'object_graph_proto', None)
+  by_id = getattr(coordinator, 'object_by_proto_id', None)
+  if graph is not None and by_id is not None:
+    return sorted(attribute.checkpoint_key
+                  for node_id, node in enumerate(graph.nodes)
+                  for attribute in node.attributes
+                  if wanted(attribute.checkpoint_key)
+                  and by_id.get(node_id) is None)
+  # Without TF's restore bookkeeping (a private API): compare counts.
+  keys = sorted(k for k in reader.get_variable_to_shape_map()
+                if wanted(k) and k.startswith('model/'))
+  return keys if len(keys) > len(model.variables) else []
