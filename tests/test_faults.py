@@ -328,3 +328,59 @@ def test_load_accepts_its_own_checkpoint_without_optimizer(base_run):
   model = models.load(str(base_run))
   assert model.checkpoint_path.endswith('ckpt-6')
   assert np.isfinite(model.bits_per_dim(_test_images(8), seed=0).numpy()).all()
+
+
+# ---------------------------------------------------- 7. unchecked inputs
+
+
+def _tiny_pixelcnn():
+  from tfp_flows.models import PixelCNN  # pylint: disable=g-import-not-at-top
+  return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
+                  num_logistic_mix=2, dropout_p=0.)
+
+
+def test_glow_log_density_refuses_grey_levels():
+  glow = _tiny_glow()
+  images = _test_images(2)
+  with pytest.raises(TypeError, match='`y` must be float images scaled to '
+                     r'\[0, 1\]; got dtype uint8'):
+    glow.log_density(images)
+  with pytest.raises(TypeError, match='got dtype int32'):
+    glow.log_density(tf.constant(images, tf.int32))
+  assert np.isfinite(glow.log_density(images / 256.).numpy()).all()
+
+
+@pytest.mark.parametrize('make_model', [_tiny_glow, _tiny_pixelcnn],
+                         ids=['glow', 'pixelcnn'])
+def test_log_prob_checks_values_inside_tf_function(make_model):
+  model = make_model()
+  images = _test_images(2).astype(np.float32)
+  checked = tf.function(lambda x: model.log_prob(x, seed=0))
+  np.testing.assert_allclose(checked(images).numpy(),
+                             model.log_prob(images, seed=0).numpy(),
+                             rtol=1e-5)
+  too_large = images.copy()
+  too_large[0, 0, 0, 0] = 300.
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'`images` values must be in \[0, 255\]'):
+    checked(too_large)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='integer-valued'):
+    checked(np.minimum(images, 254.) + 0.5)
+  checked_int = tf.function(lambda x: model.log_prob(x, seed=0))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='values must be'):
+    checked_int(tf.constant(too_large, tf.int32))
+  # The unchecked path is explicit, and stays unchecked.
+  unchecked = tf.function(lambda x: model.log_prob_unchecked(
+      x, tf.constant([0, 0])))
+  unchecked(too_large)
+
+
+def test_check_images_without_validate_args_skips_graph_checks():
+  from tfp_flows.models import discrete  # pylint: disable=g-import-not-at-top
+  fn = tf.function(lambda x: discrete.check_images(x, [2, 2, 1], 8,
+                                                   validate_args=False))
+  np.testing.assert_array_equal(fn(tf.fill([1, 2, 2, 1], 300.)).numpy(), 300.)
+  with pytest.raises(ValueError, match='values must be in'):  # Eager: always.
+    discrete.check_images(np.full([1, 2, 2, 1], 300.), [2, 2, 1], 8,
+                          validate_args=False)

@@ -97,13 +97,20 @@ def per_model_pixel_factor(num_subpixels, num_model_subpixels):
   return float(num_subpixels) / float(num_model_subpixels)
 
 
-def check_images(images, image_shape, n_bits, name='images'):
+def check_images(images, image_shape, n_bits, name='images',
+                 validate_args=True):
   """Validates integer-valued images and returns them as a Tensor.
 
-  Checks the trailing shape always. Range and integrality are checked on
-  concrete values (numpy arrays, eager tensors); inside a `tf.function` they
-  are checked with assertions only when `validate_args` applies (the caller
-  decides), since they would cost a pass over the data on every step.
+  The checked path of every model's `log_prob` (`log_prob_unchecked` is the
+  unchecked one). The trailing shape is checked always, at trace time.
+  Range and integrality:
+
+  * concrete values (numpy arrays, eager tensors): checked now, always;
+  * symbolic tensors (inside a `tf.function`): checked at run time by
+    assertions (`tf.debugging`, as TFP's `assert_util` does for a
+    distribution's `_parameter_control_dependencies`) that the returned
+    tensor depends on, if `validate_args`; not checked otherwise. Each
+    assertion is a pass over the data.
 
   Args:
     images: uint8/int/float array or `Tensor` of shape `[..., H, W, C]` with
@@ -111,13 +118,18 @@ def check_images(images, image_shape, n_bits, name='images'):
     image_shape: expected `[H, W, C]`.
     n_bits: bits per subpixel.
     name: name used in error messages.
+    validate_args: Python `bool`: inside a `tf.function`, check the values
+      at run time. Default value: `True`.
 
   Returns:
-    The images as a `Tensor` of their own dtype.
+    The images as a `Tensor` of their own dtype (in a `tf.function` with
+    `validate_args`, one that depends on the assertions).
 
   Raises:
     ValueError: wrong shape, out of range, or non-integer values.
     TypeError: not a numeric dtype.
+    tf.errors.InvalidArgumentError: at run time of a `tf.function`, out of
+      range or non-integer values (with `validate_args`).
   """
   max_value = num_bins(n_bits) - 1
   if isinstance(images, np.ndarray) or not tf.is_tensor(images):
@@ -135,18 +147,40 @@ def check_images(images, image_shape, n_bits, name='images'):
       or tensor.shape[-3:].as_list() != expected):
     raise ValueError(f'`{name}` must have shape [..., {", ".join(map(str, expected))}]'
                      f'; got {tensor.shape.as_list() if tensor.shape.rank is not None else "unknown"}.')
-  if tf.executing_eagerly() and tf.size(tensor) > 0:
-    values = tensor.numpy()
-    lo, hi = values.min(), values.max()
-    if lo < 0 or hi > max_value:
-      raise ValueError(
-          f'`{name}` values must be in [0, {max_value}] (n_bits={n_bits}); '
-          f'got min {lo}, max {hi}.')
-    if tensor.dtype.is_floating and not np.all(values == np.round(values)):
-      raise ValueError(
-          f'`{name}` must be integer-valued (grey levels); got non-integer '
-          'values. For continuous inputs in [0, 1] use `log_density`.')
+  if tf.executing_eagerly():
+    if tf.size(tensor) > 0:
+      values = tensor.numpy()
+      lo, hi = values.min(), values.max()
+      if lo < 0 or hi > max_value:
+        raise ValueError(
+            f'`{name}` values must be in [0, {max_value}] (n_bits={n_bits}); '
+            f'got min {lo}, max {hi}.')
+      if tensor.dtype.is_floating and not np.all(values == np.round(values)):
+        raise ValueError(
+            f'`{name}` must be integer-valued (grey levels); got non-integer '
+            'values. For continuous inputs in [0, 1] use `log_density`.')
+  elif validate_args:
+    tensor = _with_value_assertions(tensor, max_value, n_bits, name)
   return tensor
+
+
+def _with_value_assertions(tensor, max_value, n_bits, name):
+  """`tensor`, depending on run-time checks of its range and integrality."""
+  dtype = tensor.dtype
+  message = f'`{name}` values must be in [0, {max_value}] (n_bits={n_bits})'
+  assertions = []
+  if dtype.min < 0:
+    assertions.append(tf.debugging.assert_greater_equal(
+        tensor, tf.zeros([], dtype), message=message))
+  if dtype.is_floating or dtype.max > max_value:
+    assertions.append(tf.debugging.assert_less_equal(
+        tensor, tf.constant(max_value, dtype), message=message))
+  if dtype.is_floating:
+    assertions.append(tf.debugging.assert_equal(
+        tensor, tf.round(tensor),
+        message=f'`{name}` must be integer-valued (grey levels)'))
+  with tf.control_dependencies(assertions):
+    return tf.identity(tensor)
 
 
 def dequantize(images, n_bits, seed, dtype=tf.float32):

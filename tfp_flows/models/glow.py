@@ -326,6 +326,11 @@ class Glow(base.ImageDensityModel, tf.Module):
 
     Returns:
       Float `Tensor` of shape `[...]`: nats per image.
+
+    Raises:
+      ValueError: wrong shape, out-of-range or non-integer values (in a
+        `tf.function`: `tf.errors.InvalidArgumentError` when run; see
+        `discrete.check_images`). `log_prob_unchecked` is the unchecked path.
     """
     _shapes.check_positive_int(num_samples, 'num_samples')
     images = discrete.check_images(images, self._image_shape, self._n_bits)
@@ -343,11 +348,15 @@ class Glow(base.ImageDensityModel, tf.Module):
     With `pad_to`, the border is filled with 0.
 
     Args:
-      y: float `[..., H, W, C]`, values nominally in `[0, 1]`.
+      y: float `[..., H, W, C]`, values nominally in `[0, 1]` (not checked:
+        noise may take them slightly outside).
 
     Returns:
       Float `Tensor` `[...]`: log-density in nats w.r.t. Lebesgue measure on
       `[0, 1]^D_model`.
+
+    Raises:
+      TypeError: `y` is not float (e.g. uint8 grey levels).
     """
     # One compiled function serves this and `log_density_and_latents`, so
     # the two give bit-identical densities (a SIT that leaves an image
@@ -355,6 +364,14 @@ class Glow(base.ImageDensityModel, tf.Module):
     return self.log_density_and_latents(y)[0]
 
   def _check_continuous(self, y):
+    dtype = (y.dtype if tf.is_tensor(y) or isinstance(y, np.ndarray)
+             else np.asarray(y).dtype)
+    if not tf.as_dtype(dtype).is_floating:
+      # Grey levels here would be read as values ~255 times too large.
+      raise TypeError(
+          f'`y` must be float images scaled to [0, 1]; got dtype '
+          f'{tf.as_dtype(dtype).name}. For integer grey levels use '
+          '`log_prob` (or divide by 2**n_bits).')
     y = tf.convert_to_tensor(y, self._dtype)
     if y.shape.rank is None or y.shape[-3:].as_list() != self._image_shape:
       raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
