@@ -384,3 +384,37 @@ def test_check_images_without_validate_args_skips_graph_checks():
   with pytest.raises(ValueError, match='values must be in'):  # Eager: always.
     discrete.check_images(np.full([1, 2, 2, 1], 300.), [2, 2, 1], 8,
                           validate_args=False)
+
+
+# --------------------------------------------- 8. damaged analysis cache
+
+
+def test_damaged_analysis_cache_entries_are_recomputed(base_run, tmp_path):
+  import glob  # pylint: disable=g-import-not-at-top
+  from tfp_flows import sits  # pylint: disable=g-import-not-at-top
+  from tfp_flows.analysis import entry  # pylint: disable=g-import-not-at-top
+
+  def run():
+    return entry.analyze_sits(
+        [str(base_run)], str(tmp_path), num_images=8,
+        sits=[sits.Translate(-1, 0, 'zeros')], datasets=['mnist'],
+        num_bootstrap=50, write_figures=False, write_tensorboard=False,
+        verbose=False)
+  first = run()
+  files = sorted(glob.glob(str(tmp_path / 'cache' / '**' / '*.npz'),
+                           recursive=True))
+  assert len(files) >= 2
+  empty, truncated = files[0], files[1]
+  open(empty, 'wb').close()
+  with open(truncated, 'rb') as f:
+    content = f.read()
+  with open(truncated, 'wb') as f:
+    f.write(content[:len(content) // 2])
+  with pytest.warns(RuntimeWarning) as record:
+    again = run()
+  messages = ' '.join(str(w.message) for w in record)
+  for path in (empty, truncated):
+    assert f'analysis cache file {path} is unreadable' in messages, messages
+  assert again['results'] == first['results']
+  with open(truncated, 'rb') as f:
+    assert f.read() == content  # Rewritten whole.

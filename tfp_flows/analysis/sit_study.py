@@ -98,6 +98,14 @@ class _Cache:
     return os.path.join(self._root, *parts[:-1], parts[-1] + '.npz')
 
   def get(self, parts, fingerprint):
+    """The cached arrays, or None: absent, stale or unreadable (recompute).
+
+    An unreadable file (empty, truncated, not a zip, an older format) is
+    not an error: it is reported with its path and recomputed, and `put`
+    then replaces it.
+    """
+    import warnings  # pylint: disable=g-import-not-at-top
+    import zipfile  # pylint: disable=g-import-not-at-top
     path = self._path(parts)
     if not os.path.exists(path):
       return None
@@ -106,8 +114,12 @@ class _Cache:
         if str(f['fingerprint']) != fingerprint:
           return None
         return {k: f[k] for k in f.files if k != 'fingerprint'}
-    except (OSError, ValueError, KeyError):
-      return None  # Unreadable (e.g. an older format): recompute.
+    except (OSError, ValueError, KeyError, EOFError,
+            zipfile.BadZipFile) as e:
+      warnings.warn(f'analysis cache file {path} is unreadable '
+                    f'({type(e).__name__}: {e}); recomputing it.',
+                    RuntimeWarning, stacklevel=2)
+      return None
 
   def put(self, parts, fingerprint, arrays):
     import io  # pylint: disable=g-import-not-at-top
