@@ -418,3 +418,68 @@ def test_damaged_analysis_cache_entries_are_recomputed(base_run, tmp_path):
   assert again['results'] == first['results']
   with open(truncated, 'rb') as f:
     assert f.read() == content  # Rewritten whole.
+
+
+# ------------------------------------------------ 9. SIGTERM and Ctrl-C
+
+
+@pytest.mark.parametrize('sig', ['SIGTERM', 'SIGINT'])
+def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, sig):
+  import signal  # pylint: disable=g-import-not-at-top
+  number = getattr(signal, sig)
+
+  def unhandled(*args):
+    del args
+    raise AssertionError(f'{sig} reached the default handler: the trainer '
+                         'did not catch it (the process would have died).')
+  # Stands in for the default action (death, or KeyboardInterrupt) so that
+  # a trainer which does not catch the signal fails this test, not pytest.
+  previous = signal.signal(number, unhandled)
+
+  def send_signal(batch_index, images):
+    if batch_index == 2:  # Arrives during step 2 (no checkpoint_every).
+      os.kill(os.getpid(), number)
+    return images
+  try:
+    with pytest.raises(trainer.TrainingInterrupted,
+                       match=f'{sig} at step 3: saved checkpoint .*ckpt-3'
+                       ) as info:
+      _train(tmp_path, num_steps=1000, batch_hook=send_signal)
+    assert signal.getsignal(number) is unhandled  # Handlers restored.
+  finally:
+    signal.signal(number, previous)
+  assert info.value.signal_number == number and info.value.step == 3
+  resumed = _train(tmp_path, num_steps=4)
+  assert resumed['restored_step'] == 3 and resumed['step'] == 4
+
+
+def test_sigterm_to_bin_train_saves_and_exits_non_zero_in_one_line(tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  cmd = [sys.executable, os.path.join(REPO, 'bin', 'train'),
+         '--gin_file=' + os.path.join(REPO, 'gin_configs', 'tiny_glow.gin'),
+         f'--model_dir={tmp_path}', '--gin_param=train.num_steps = 100000',
+         '--gin_param=train.log_every = 1',
+         '--gin_param=train.checkpoint_every = 0',
+         '--gin_param=train.eval_every = 0',
+         '--gin_param=train.sample_every = 0']
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+  try:
+    for line in proc.stdout:
+      if line.startswith('step 3/'):
+        break
+    else:
+      pytest.fail('training ended early: ' + proc.stderr.read())
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+  result = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+  error = _one_line_error(result, 'train', returncode=128 + signal.SIGTERM)
+  assert error.startswith('train: interrupted: SIGTERM at step '), error
+  step = int(error.split('at step ')[1].split(':')[0])
+  assert step >= 3
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith(f'ckpt-{step}')

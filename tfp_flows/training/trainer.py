@@ -15,7 +15,9 @@ them at the edge, see `tfp_flows.configurables` and `bin/train`):
 """
 
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -31,7 +33,8 @@ from tfp_flows.training import strategies
 from tfp_flows.training import summaries
 
 __all__ = ['ConfigMismatchError', 'ModelDirLockedError',
-           'NoIntactCheckpointError', 'NonFiniteTrainingError', 'train']
+           'NoIntactCheckpointError', 'NonFiniteTrainingError',
+           'TrainingInterrupted', 'train']
 
 ConfigMismatchError = model_dir_lib.ConfigMismatchError
 NoIntactCheckpointError = model_dir_lib.NoIntactCheckpointError
@@ -143,6 +146,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     NoIntactCheckpointError: `model_dir` has checkpoints but none can be
       read (a damaged newest one is skipped, with a warning, in favour of
       the newest intact one).
+    TrainingInterrupted: SIGTERM (e.g. preemption) or SIGINT (Ctrl-C)
+      arrived; training stopped after the current step and saved a
+      checkpoint at it first (not with 'multi_worker').
     ModelDirLockedError: another live process is training in `model_dir`
       (a lock left by a dead one is taken over, with a warning).
     ConfigMismatchError: resuming with an `operative_config` that differs
@@ -182,6 +188,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   took_over = lock.acquire()
   if took_over:
     _warn(f'{took_over}.')
+  # Multi-worker saves are collective: a signal reaching one worker only
+  # cannot save alone, so there the default handlers stay.
+  stop_signals = _StopSignals(log, enabled=strategy != 'multi_worker')
   try:
 
     train_images, _ = data.load(dataset, 'train', data_dir=data_dir)
@@ -385,7 +394,10 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     step = start_step
     batch_index = 0
     stopped_early = False
+    stop_signals.install()
     while step < num_steps:
+      if stop_signals.received:
+        break
       if (max_train_seconds is not None and
           time.perf_counter() - call_start_wall > max_train_seconds):
         stopped_early = True
@@ -445,6 +457,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
 
     if last_checkpoint is None or not last_checkpoint.endswith(f'-{step}'):
       last_checkpoint = manager.save(checkpoint_number=step)
+    if stop_signals.received:
+      writer.flush()
+      raise TrainingInterrupted(stop_signals.received, step, last_checkpoint)
     if last_eval is None or (eval_every and step % eval_every):
       last_eval = evaluate(step)
     writer.flush()
@@ -457,7 +472,65 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                 wall_seconds=time.perf_counter() - call_start_wall,
                 cpu_seconds=time.process_time() - call_start_cpu)
   finally:
+    stop_signals.restore()
     lock.release()
+
+
+class TrainingInterrupted(RuntimeError):
+  """SIGTERM or SIGINT stopped training; a checkpoint was saved first.
+
+  Attributes:
+    signal_number: the signal's number (e.g. 15 for SIGTERM).
+    step: the step of the saved checkpoint.
+    checkpoint: its path.
+  """
+
+  def __init__(self, signal_number, step, checkpoint):
+    self.signal_number, self.step, self.checkpoint = (signal_number, step,
+                                                      checkpoint)
+    super().__init__(
+        f'{signal.Signals(signal_number).name} at step {step}: saved '
+        f'checkpoint {checkpoint}; the same command resumes from it.')
+
+
+class _StopSignals:
+  """Turns SIGTERM and SIGINT into a request to stop after the current step.
+
+  Preemption (cloud VMs, TPUs) sends SIGTERM with a grace period; Ctrl-C
+  sends SIGINT. A second signal while the first is handled stops at once
+  (KeyboardInterrupt). Handlers can only be set in the main thread;
+  elsewhere, or when not `enabled`, the process keeps its handlers.
+  """
+
+  _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+  def __init__(self, log, enabled=True):
+    self.log = log
+    self.enabled = enabled
+    self.received = None
+    self._previous = {}
+
+  def _handle(self, signal_number, frame):
+    del frame
+    if self.received is not None:
+      self.restore()
+      raise KeyboardInterrupt(
+          f'second {signal.Signals(signal_number).name}: stopping at once')
+    self.received = signal_number
+    self.log(f'{signal.Signals(signal_number).name} received: saving a '
+             'checkpoint after this step, then stopping.')
+
+  def install(self):
+    if not self.enabled or (threading.current_thread() is not
+                            threading.main_thread()):
+      return
+    for sig in self._SIGNALS:
+      self._previous[sig] = signal.signal(sig, self._handle)
+
+  def restore(self):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+    self._previous = {}
 
 
 def _warn(message):
