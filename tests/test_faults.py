@@ -83,7 +83,7 @@ def _one_line_error(result, program, returncode=2):
   assert result.returncode == returncode, result.stdout + result.stderr
   assert 'Traceback' not in result.stderr, result.stderr
   ours = [line for line in result.stderr.splitlines()
-          if line.startswith(program + ':')]
+          if line.startswith((program + ': error', program + ': interrupted'))]
   assert len(ours) == 1, result.stderr
   return ours[0]
 
@@ -483,3 +483,96 @@ def test_sigterm_to_bin_train_saves_and_exits_non_zero_in_one_line(tmp_path):
   step = int(error.split('at step ')[1].split(':')[0])
   assert step >= 3
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith(f'ckpt-{step}')
+
+
+# ------------------------------------------- 10. user errors in the CLIs
+
+
+def _gin_file(tmp_path, text):
+  path = tmp_path / 'config.gin'
+  path.write_text(text)
+  return str(path)
+
+
+_TINY_GLOW_GIN = os.path.join(REPO, 'gin_configs', 'tiny_glow.gin')
+
+
+@pytest.mark.parametrize('case', [
+    'unknown_dataset', 'num_steps_0', 'model_dir_is_a_file',
+    'model_dir_under_a_file', 'unbalanced_brackets'])
+def test_train_user_errors_are_one_line(tmp_path, case):
+  (tmp_path / 'afile').write_text('')
+  model_dir = str(tmp_path / 'run')
+  args = {
+      'unknown_dataset': ['--gin_file=' + _TINY_GLOW_GIN,
+                          "--gin_param=train.dataset = 'cifar'"],
+      'num_steps_0': ['--gin_file=' + _TINY_GLOW_GIN,
+                      '--gin_param=train.num_steps = 0'],
+      'model_dir_is_a_file': ['--gin_file=' + _TINY_GLOW_GIN],
+      'model_dir_under_a_file': ['--gin_file=' + _TINY_GLOW_GIN],
+      'unbalanced_brackets': ['--gin_file=' + _gin_file(
+          tmp_path, 'train.model_fn = @Glow\nGlow.image_shape = (28, 28, 1\n'
+      )],
+  }[case]
+  if case == 'model_dir_is_a_file':
+    model_dir = str(tmp_path / 'afile')
+  elif case == 'model_dir_under_a_file':
+    model_dir = str(tmp_path / 'afile' / 'run')
+  error = _one_line_error(_run_cli('train', *args,
+                                   f'--model_dir={model_dir}'), 'train')
+  assert error.startswith('train: error: '), error
+  assert {'unknown_dataset': "unknown real dataset 'cifar'",
+          'num_steps_0': '`num_steps` must be a positive integer; got 0.',
+          'model_dir_is_a_file': f"--model_dir '{model_dir}' is a file",
+          'model_dir_under_a_file': (f"--model_dir '{model_dir}' is not a "
+                                     'writable directory'),
+          'unbalanced_brackets': 'unbalanced brackets',
+          }[case] in error, error
+  assert not os.path.exists(tmp_path / 'run')  # No empty model dir left.
+
+
+def test_train_verbose_shows_the_traceback(tmp_path):
+  result = _run_cli('train', '--gin_file=' + _TINY_GLOW_GIN, '--verbose',
+                    '--gin_param=train.num_steps = 0',
+                    f'--model_dir={tmp_path}')
+  assert result.returncode != 0
+  assert 'Traceback' in result.stderr
+  assert '`num_steps` must be a positive integer' in result.stderr
+
+
+@pytest.mark.parametrize('case', ['output_dir_is_a_file', 'translate_dx_40',
+                                  'num_images_too_large'])
+def test_analyze_sits_user_errors_are_one_line_and_early(base_run, tmp_path,
+                                                         case):
+  (tmp_path / 'afile').write_text('')
+  out = tmp_path / ('afile' if case == 'output_dir_is_a_file' else 'out')
+  args = [f'--model_dir={base_run}', f'--output_dir={out}']
+  if case == 'translate_dx_40':
+    args += ['--gin_param=analyze_sits.sits = [@Translate()]',
+             '--gin_param=Translate.dx = 40', '--num_images=8']
+  elif case == 'num_images_too_large':
+    args += ['--sits=translate_dx-1_dy0_zeros', '--num_images=20000']
+  else:
+    args += ['--sits=translate_dx-1_dy0_zeros', '--num_images=8']
+  result = _run_cli('analyze_sits', *args)
+  error = _one_line_error(result, 'analyze_sits')
+  assert {'output_dir_is_a_file': f"--output_dir '{out}' is a file",
+          'translate_dx_40': ('SIT translate_dx40_dy0_zeros: `dx` (40) must '
+                              'be smaller in magnitude than the image width'),
+          'num_images_too_large': '`num_images` (20000) exceeds',
+          }[case] in error, error
+  # Refused before any scoring, and no empty output folder left behind.
+  assert '[analyze_sits]' not in result.stderr + result.stdout
+  if case != 'output_dir_is_a_file':
+    assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize('make_model', [_tiny_glow, _tiny_pixelcnn],
+                         ids=['glow', 'pixelcnn'])
+def test_empty_batch_gives_empty_results(make_model):
+  model = make_model()
+  empty = np.zeros([0, 28, 28, 1], np.uint8)
+  assert model.log_prob(empty, seed=0).shape == [0]
+  assert model.bits_per_dim(empty, seed=0).shape == [0]
+  assert model.log_density(empty.astype(np.float32)).shape == [0]
+  assert model.log_prob(np.zeros([2, 0, 28, 28, 1]), seed=0).shape == [2, 0]

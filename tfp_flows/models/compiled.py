@@ -30,7 +30,8 @@ class BatchedFunctions:
       *extra: further tensors with fixed shapes (e.g. a `[2]` seed).
 
     Returns:
-      `fn`'s outputs with their leading dim replaced by `x`'s batch shape.
+      `fn`'s outputs with their leading dim replaced by `x`'s batch shape
+      (empty for an empty batch).
     """
     x = tf.cast(x, self._dtype)
     event_shape = x.shape[-3:].as_list()
@@ -44,7 +45,15 @@ class BatchedFunctions:
       # flow, and converting TFP's code only slows tracing.
       function = tf.function(fn, input_signature=signature, autograph=False)
       self._functions[key] = function
-    out = function(tf.reshape(x, [-1] + event_shape), *extra)
+    flat = tf.reshape(x, [-1] + event_shape)
+    if flat.shape[0] == 0:
+      # An empty batch: convolutions reject it with cryptic errors. Its
+      # results are empty; one all-zero image gives their shapes and dtypes.
+      out = tf.nest.map_structure(
+          lambda t: t[:0],
+          function(tf.zeros([1] + event_shape, self._dtype), *extra))
+    else:
+      out = function(flat, *extra)
     return tf.nest.map_structure(
         lambda t: tf.reshape(t, tf.concat([batch_shape, tf.shape(t)[1:]], 0)),
         out)
