@@ -6,10 +6,12 @@ image's zeroed latents once more, eagerly and instrumented, and records for
 each image:
 
 * whether the float32 decode is finite (the study's failure rate);
-* the first bijector (in generative order) whose output is not finite;
-* the smallest affine-coupling scale `sigmoid(raw + 2)` met on the way, i.e.
-  the largest factor `1 / sigmoid(raw + 2)` the generative direction
-  multiplies by, per image (log10);
+* the first coupling (in generative order) whose output is not finite
+  while its input was ('' when that happens outside a coupling);
+* the smallest affine-coupling scale `sigmoid(raw + 2)` met on the way
+  (finite inputs only), i.e. the largest factor `1 / sigmoid(raw + 2)` the
+  generative direction multiplies by, per image (log10), and that factor at
+  the coupling where the image first overflowed;
 * whether the same decode in float64 (same weights) is finite, and how large
   its largest pixel is (is float32 the problem, or the flow?).
 
@@ -46,7 +48,9 @@ class _Recorder:
   """Per-image records of every coupling's generative pass, in call order."""
 
   def __init__(self):
-    self.calls = []   # (bijector name, finite [N], min log scale [N] or None)
+    # (bijector name, input finite [N], output finite [N], min log scale [N]
+    # or None for an additive coupling), in generative order.
+    self.calls = []
 
   def __enter__(self):
     original = coupling.ChannelCoupling._augmented_forward  # pylint: disable=protected-access
@@ -57,12 +61,13 @@ class _Recorder:
       y = out[0]
       axes = list(range(1, y.shape.rank))
       finite = tf.reduce_all(tf.math.is_finite(y), axis=axes).numpy()
+      finite_in = tf.reduce_all(tf.math.is_finite(x), axis=axes).numpy()
       log_scale = bijector._shift_and_log_scale(  # pylint: disable=protected-access
           tf.split(x, [bijector.num_channels // 2,
                        bijector.num_transformed], axis=-1)[0])[1]
       smallest = (None if log_scale is None else tf.reduce_min(
           log_scale, axis=axes).numpy())
-      recorder.calls.append((bijector.name, finite, smallest))
+      recorder.calls.append((bijector.name, finite_in, finite, smallest))
       return out
     self._original = original
     coupling.ChannelCoupling._augmented_forward = recording  # pylint: disable=protected-access
@@ -101,6 +106,9 @@ def analyse(model, images, k, batch_size=250):
   finite64 = np.zeros(n, bool)
   max_abs64 = np.full(n, np.nan)
   min_log_scale = np.full(n, np.inf)
+  # The smallest log scale of the coupling whose output first overflowed
+  # (its input still finite): the cause, not a consequence.
+  log_scale_at_overflow = np.full(n, np.nan)
   first_bad = np.full(n, '', object)
   for start in range(0, n, batch_size):
     batch = images[start:start + batch_size]
@@ -110,13 +118,15 @@ def analyse(model, images, k, batch_size=250):
               for level, z in enumerate(latents)]
     pixels, calls = _decode_instrumented(model, zeroed)
     finite32[start:stop] = np.isfinite(pixels).reshape(len(batch), -1).all(1)
-    for name, finite, smallest in calls:
+    for name, finite_in, finite, smallest in calls:
       if smallest is not None:
         current = min_log_scale[start:stop]
-        min_log_scale[start:stop] = np.minimum(current, np.where(
-            np.isfinite(smallest), smallest, -np.inf))
-      fresh = (~finite) & (first_bad[start:stop] == '')
+        min_log_scale[start:stop] = np.where(
+            finite_in, np.minimum(current, smallest), current)
+      fresh = finite_in & (~finite) & (first_bad[start:stop] == '')
       first_bad[start:stop][fresh] = name
+      if smallest is not None:
+        log_scale_at_overflow[start:stop][fresh] = smallest[fresh]
     pixels64, _ = _decode_instrumented(
         twin, [tf.cast(z, tf.float64) for z in zeroed])
     finite64[start:stop] = np.isfinite(pixels64).reshape(len(batch), -1).all(1)
@@ -137,6 +147,10 @@ def analyse(model, images, k, batch_size=250):
       log10_largest_generative_factor=dict(
           failed_median=(float(np.median(log10_factor[fail]))
                          if fail.any() else None),
+          at_first_overflow_median=(
+              float(np.nanmedian(-log_scale_at_overflow[fail] /
+                                 math.log(10.)))
+              if np.isfinite(log_scale_at_overflow[fail]).any() else None),
           ok_median=(float(np.median(log10_factor[~fail]))
                      if (~fail).any() else None),
           ok_max=(float(np.max(log10_factor[~fail]))
