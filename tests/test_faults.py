@@ -251,6 +251,19 @@ def test_load_names_the_damaged_file(base_run, tmp_path, kind):
       'ckpt-4')
 
 
+def test_relative_model_dir_resumes_and_loads(base_run, tmp_path,
+                                              monkeypatch):
+  # The `checkpoint` state file's entries come back from TF already joined
+  # with the directory; joining them again broke every relative --model_dir.
+  monkeypatch.chdir(tmp_path)
+  relative = os.path.relpath(str(_copy_run(base_run, tmp_path / 'sub')))
+  assert not os.path.isabs(relative)
+  model = models.load(relative)
+  assert model.checkpoint_path == os.path.join(relative, 'ckpt-6')
+  result = _train(relative, num_steps=7)
+  assert result['restored_step'] == 6 and result['step'] == 7
+
+
 # ------------------------------------------------------ 4. model-dir lock
 
 # Takes the model-dir lock in another process without importing TensorFlow

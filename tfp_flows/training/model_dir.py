@@ -145,17 +145,17 @@ def checkpoint_paths(directory, prefix='ckpt'):
                                       f'{prefix}-*.index')):
     match = _CKPT_INDEX.match(index)
     if match:
-      paths.add(match.group(1))
+      paths.add(os.path.normpath(match.group(1)))
   try:
     state = tf.train.get_checkpoint_state(directory)
   except (tf.errors.OpError, ValueError):
     state = None  # An unreadable state file: the files on disk still count.
   if state is not None:
+    # TF has already joined relative entries with `directory`.
     for path in list(state.all_model_checkpoint_paths) + [
         state.model_checkpoint_path]:
       if path:
-        paths.add(path if os.path.isabs(path) else
-                  os.path.join(directory, path))
+        paths.add(os.path.normpath(path))
   return sorted(paths, key=lambda p: (_step_of(p), p), reverse=True)
 
 
