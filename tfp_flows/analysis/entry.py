@@ -70,13 +70,7 @@ def analyze_sits(model_dirs, output_dir, num_images=None, sits=None,
   """
   from tfp_flows import sits as sits_lib  # pylint: disable=g-import-not-at-top
   if isinstance(sits, str) or sits is None:
-    presets = {'paper': sits_lib.paper_presets,
-               'default': sits_lib.default_sits}
-    name = 'default' if sits is None else sits
-    if name not in presets:
-      raise ValueError(f'`sits` must be a list of SITs or one of '
-                       f'{sorted(presets)}; got {sits!r}.')
-    sits = presets[name]()
+    sits = sits_lib.preset('default' if sits is None else sits)
     study_models = load_study_models(model_dirs)
   else:
     sits = list(sits)

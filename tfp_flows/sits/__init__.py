@@ -35,6 +35,8 @@ from tfp_flows.sits.presets import default_sits
 from tfp_flows.sits.presets import from_config
 from tfp_flows.sits.presets import get
 from tfp_flows.sits.presets import paper_presets
+from tfp_flows.sits.presets import preset
+from tfp_flows.sits.presets import PRESETS
 from tfp_flows.sits.presets import sits_for_model
 from tfp_flows.sits.translate import Translate
 from tfp_flows.sits.zero_latents import ZeroLatents
@@ -43,5 +45,6 @@ __all__ = [
     'BACKGROUND_THRESHOLD', 'CONTINUOUS_OFFSET', 'Compose', 'ContinuousNoise',
     'DiscreteNoise', 'SIT', 'Translate', 'ZeroLatents', 'background_mask',
     'default_sits', 'from_config', 'from_continuous', 'get', 'member_seed',
-    'paper_presets', 'pixel_change', 'sits_for_model', 'to_continuous',
+    'PRESETS', 'paper_presets', 'pixel_change', 'preset', 'sits_for_model',
+    'to_continuous',
 ]

@@ -9,8 +9,8 @@ from tfp_flows.sits.noise import DiscreteNoise
 from tfp_flows.sits.translate import Translate
 from tfp_flows.sits.zero_latents import ZeroLatents
 
-__all__ = ['default_sits', 'from_config', 'get', 'paper_presets',
-           'sits_for_model']
+__all__ = ['PRESETS', 'default_sits', 'from_config', 'get', 'paper_presets',
+           'preset', 'sits_for_model']
 
 _CLASSES = {cls.__name__: cls for cls in
             (ContinuousNoise, DiscreteNoise, Translate, ZeroLatents)}
@@ -69,6 +69,22 @@ def default_sits():
   return (paper_presets() + _paper_noise('centre')
           + [DiscreteNoise(k, 'all') for k in (1, 2, 4, 8)]
           + [DiscreteNoise(4, 'background')])
+
+
+# The preset SIT lists by name (`--sits=paper`, `analyze_sits.sits = 'paper'`).
+PRESETS = {'paper': paper_presets, 'default': default_sits}
+
+
+def preset(name):
+  """A fresh list of the SITs of the preset `name` (one of `PRESETS`).
+
+  Raises:
+    ValueError: `name` is not a preset; the message lists them.
+  """
+  if not isinstance(name, str) or name not in PRESETS:
+    raise ValueError(f'`sits` must be a list of SITs or one of '
+                     f'{sorted(PRESETS)}; got {name!r}.')
+  return PRESETS[name]()
 
 
 def sits_for_model(sits, model):
