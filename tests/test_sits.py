@@ -30,28 +30,28 @@ def real_images():
   return images
 
 
-@pytest.fixture(scope='module')
-def glow():
-  """Tiny Glow with weights moved off their (identity-like) initial values."""
-  model = Glow(image_shape=(8, 8, 1), num_levels=2, num_steps_per_level=1,
-               hidden_channels=8, seed=0)
-  model.initialize(_random_images((16, 8, 8, 1), seed=1))
-  rng = np.random.default_rng(0)
+def _perturbed_glow(num_levels, seed):
+  """Tiny 8x8 Glow with weights moved off their (identity-like) initial
+  values, so that transformations through it are not trivial."""
+  model = Glow(image_shape=(8, 8, 1), num_levels=num_levels,
+               num_steps_per_level=1, hidden_channels=8, seed=seed)
+  model.initialize(_random_images((16, 8, 8, 1), seed=1 + 3 * seed))
+  rng = np.random.default_rng(seed)
   for v in model.trainable_variables:
     v.assign(v + 0.05 * rng.standard_normal(v.shape).astype(np.float32))
   return model
+
+
+@pytest.fixture(scope='module')
+def glow():
+  """2 levels (8 -> 4 -> 2): zero <= 1 only."""
+  return _perturbed_glow(num_levels=2, seed=0)
 
 
 @pytest.fixture(scope='module')
 def glow3():
-  """Tiny 3-level Glow (8 -> 4 -> 2 -> 1), the depth the paper's k = 2 needs."""
-  model = Glow(image_shape=(8, 8, 1), num_levels=3, num_steps_per_level=1,
-               hidden_channels=8, seed=1)
-  model.initialize(_random_images((16, 8, 8, 1), seed=4))
-  rng = np.random.default_rng(1)
-  for v in model.trainable_variables:
-    v.assign(v + 0.05 * rng.standard_normal(v.shape).astype(np.float32))
-  return model
+  """3 levels (8 -> 4 -> 2 -> 1), the depth the paper's k = 2 needs."""
+  return _perturbed_glow(num_levels=3, seed=1)
 
 
 # ---------------------------------------------------------- continuous scale
