@@ -93,6 +93,9 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
   if not isinstance(batch_size, int) or batch_size <= 0:
     raise ValueError(f'`batch_size` must be a positive integer; got '
                      f'{batch_size!r}.')
+  if return_latents and score != 'density':
+    raise ValueError('`return_latents` needs score=\'density\' (the '
+                     'latents come from the flow\'s density pass).')
   if return_latents and not hasattr(model, 'log_density_and_latents'):
     raise TypeError(f'{type(model).__name__} has no latents to return.')
   y = np.asarray(y, np.float32)
@@ -102,8 +105,7 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
   bpd = np.empty(n, np.float64)
   clipped = np.zeros(n, np.float64)
   latents = None
-  model_subpixels = getattr(model, 'num_model_subpixels', model.num_subpixels)
-  offset = model_subpixels * model.n_bits * math.log(2.)
+  offset = model.num_model_subpixels * model.n_bits * math.log(2.)
   conditioned = score == 'conditioned'
   any_real = density_allows_any_real(model)
   for start in range(0, n, batch_size):
@@ -114,27 +116,24 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
       outside = (batch < 0.) | (batch >= 1.)
       clipped[start:stop] = outside.reshape(len(batch), -1).mean(axis=1)
       log_p = np.asarray(model.noisy_log_prob(batch), np.float64)
-      bpd[start:stop] = np.asarray(discrete.bits_per_dim(
-          log_p, model.num_subpixels), np.float64)
-      if progress is not None:
-        progress(stop, n)
-      continue
-    if not any_real:
-      outside = (batch < 0.) | (batch > 1.)
-      clipped[start:stop] = outside.reshape(len(batch), -1).mean(axis=1)
-      batch = np.clip(batch, 0., 1.)
-    if return_latents:
-      log_density, batch_latents = model.log_density_and_latents(batch)
-      if latents is None:
-        latents = [np.empty((n,) + tuple(z.shape[1:]), np.float32)
-                   for z in batch_latents]
-      for level, z in enumerate(batch_latents):
-        latents[level][start:stop] = np.asarray(z)
     else:
-      log_density = model.log_density(batch)
-    log_density = np.asarray(log_density, np.float64)
+      if not any_real:
+        outside = (batch < 0.) | (batch > 1.)
+        clipped[start:stop] = outside.reshape(len(batch), -1).mean(axis=1)
+        batch = np.clip(batch, 0., 1.)
+      if return_latents:
+        log_density, batch_latents = model.log_density_and_latents(batch)
+        if latents is None:
+          latents = [np.empty((n,) + tuple(z.shape[1:]), np.float32)
+                     for z in batch_latents]
+        for level, z in enumerate(batch_latents):
+          latents[level][start:stop] = np.asarray(z)
+      else:
+        log_density = model.log_density(batch)
+      # The density on [0, 1]^D' as a discrete likelihood of its bin.
+      log_p = np.asarray(log_density, np.float64) - offset
     bpd[start:stop] = np.asarray(discrete.bits_per_dim(
-        log_density - offset, model.num_subpixels), np.float64)
+        log_p, model.num_subpixels), np.float64)
     if progress is not None:
       progress(stop, n)
   if return_latents:
