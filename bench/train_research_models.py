@@ -61,6 +61,24 @@ def _child_cpu_seconds():
   return usage.ru_utime + usage.ru_stime
 
 
+def _final_step(config):
+  """`train.num_steps` of a gin config file (clears the global gin config)."""
+  import gin  # pylint: disable=g-import-not-at-top
+  from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
+  gin.clear_config()
+  gin.parse_config_files_and_bindings([config], [])
+  return gin.query_parameter('train.num_steps')
+
+
+def _latest_step(model_dir):
+  """Step of the newest intact checkpoint in `model_dir`, or None."""
+  from tfp_flows.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(model_dir):
+    return None
+  paths = model_dir_lib.checkpoint_paths(model_dir)
+  return int(paths[0].rsplit('-', 1)[1]) if paths else None
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   parser.add_argument('--runs_dir', default=os.path.join(REPO, 'runs'))
@@ -69,7 +87,6 @@ def main():
   parser.add_argument('--output', default=os.path.join(
       REPO, 'bench', 'results', 'research_training.json'))
   args = parser.parse_args()
-  from tfp_flows.experiments import study  # pylint: disable=g-import-not-at-top
   from tfp_flows.utils import atomic_write_json  # pylint: disable=g-import-not-at-top
 
   results = {}
@@ -87,9 +104,9 @@ def main():
     if not os.path.exists(config):
       parser.error(f'no config {config}')
     run_dir = os.path.join(args.runs_dir, name)
-    final = study.final_step(config)
+    final = _final_step(config)
     entry = results.setdefault(name, dict(num_steps=final, segments=[]))
-    start_step = study.latest_step(run_dir) or 0
+    start_step = _latest_step(run_dir) or 0
     if start_step < final:
       print(f'== {name}: training from step {start_step} to {final} in '
             f'{run_dir}', flush=True)
@@ -98,7 +115,7 @@ def main():
                       f'--gin_file={config}', f'--model_dir={run_dir}'],
                      check=True)
       entry['segments'].append(dict(
-          from_step=start_step, to_step=study.latest_step(run_dir) or 0,
+          from_step=start_step, to_step=_latest_step(run_dir) or 0,
           wall_seconds=time.perf_counter() - wall,
           cpu_seconds=_child_cpu_seconds() - cpu,
           finished=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))

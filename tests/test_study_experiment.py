@@ -1,53 +1,88 @@
-"""bin/reproduce's job (tfp_flows.experiments.study) end to end, on tiny settings."""
+"""bin/reproduce's job (tfp_flows.experiments.study) on the shipped checkpoints."""
 
-import json
 import os
+import shutil
 import subprocess
 import sys
 
-import numpy as np
+import pytest
 
-from tfp_flows import classifiers
-from tfp_flows.analysis import per_image
+from tfp_flows.analysis import claims
+from tfp_flows.experiments import shipped_models
+from tfp_flows.experiments import study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHECKPOINTS = os.path.join(REPO, shipped_models.CHECKPOINTS_DIR)
 
 
-def test_study_trains_quick_models_and_writes_the_report(tmp_path):
-  runs, out = tmp_path / 'runs', tmp_path / 'out'
-  # Small classifiers in place, so the job uses them instead of training the
-  # full ones (minutes); everything else is the job's own doing.
-  for dataset in ('fashion_mnist', 'mnist'):
-    classifiers.train_classifier(dataset, str(runs / 'classifiers' / dataset),
-                                 epochs=1, num_train_examples=5000,
-                                 verbose=False)
-  cmd = [sys.executable, '-m', 'tfp_flows.experiments.study',
-         f'--runs_dir={runs}', f'--output_dir={out}', '--configs=tiny_glow',
-         '--num_images=12', '--quick_steps=12', '--quick_minutes=5']
-  result = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          cwd=REPO)
+def _reproduce(*args):
+  cmd = [sys.executable, '-m', 'tfp_flows.experiments.study', *args]
+  return subprocess.run(cmd, capture_output=True, text=True, timeout=1200,
+                        cwd=REPO)
+
+
+def _present():
+  return [m.name for m in shipped_models.DENSITY_MODELS
+          if os.path.isdir(os.path.join(CHECKPOINTS, m.name))]
+
+
+@pytest.mark.slow
+def test_quick_reproduction_writes_every_claim_row(tmp_path):
+  assert _present(), 'no shipped density checkpoint in checkpoints/'
+  out = tmp_path / 'out'
+  result = _reproduce('--quick', '--allow_missing', f'--output_dir={out}')
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  assert 'training a quick run (12 steps' in result.stdout
-  assert f'Report: {out / "report.md"}' in result.stdout
-  # The quick run reached its final step and was used.
-  assert (runs / 'quick' / 'tiny_glow' / 'ckpt-12.index').exists()
-  summary = json.loads((out / 'summary.json').read_text())
-  assert summary['config']['models']['tiny_glow']['checkpoint'].endswith(
-      'ckpt-12')
+  page = (out / 'REPRODUCTION.md').read_text()
+  assert f'Page: {out / "REPRODUCTION.md"}' in result.stdout
+  # Every claim of the paper has its row, with a computed verdict.
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tfp_flows.analysis import per_image  # pylint: disable=g-import-not-at-top
   table = per_image.read_csv(str(out / 'per_image.csv'))
-  # Classified where a classifier knows the labels, not elsewhere.
-  fm = table['dataset'] == 'fashion_mnist'
-  assert (table['classifier_pred_before'][fm] >= 0).all()
-  assert (table['classifier_pred_before'][table['dataset'] == 'constant']
-          == -1).all()
-  acc = [c['classifier_accuracy'] for c in summary['clean']
-         if c['dataset'] in ('fashion_mnist', 'mnist')]
-  # Chance is 0.1; a one-epoch classifier on 5,000 images does far better.
-  assert all(a is not None and a > 0.3 for a in acc), acc
-  assert np.isfinite(table['bpd_after']).all()
-  # A second run reuses the run, the classifiers and the analysis cache.
-  again = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                         cwd=REPO)
-  assert again.returncode == 0, again.stderr[-3000:]
-  assert 'using the quick run' in again.stdout
-  assert 'training' not in again.stdout
+  roles = {m.name: (m.family, m.dataset)
+           for m in shipped_models.DENSITY_MODELS if m.name in _present()}
+  expected = claims.evaluate_claims(table, roles)
+  assert len(expected) == 12
+  for i, claim in enumerate(expected, 1):
+    assert f'| {i} | {claim.section} | {claim.statement} |' in page
+  # Table 1, both data sets, every row.
+  for perturbation, *_ in claims.TABLE1:
+    assert page.count(f'| {perturbation} |') == 2, perturbation
+  assert f'{study.QUICK_NUM_IMAGES} test images per data set' in page
+  # Only the two real test sets, QUICK_NUM_IMAGES each, per model.
+  assert set(table['dataset']) <= {'mnist', 'fashion_mnist'}
+  assert np.isfinite(table['bpd_before']).all()
+  # The figures the page shows exist beside it.
+  for line in page.splitlines():
+    if line.startswith('!['):
+      path = line.split('](')[1].rstrip(')')
+      assert (out / path).exists(), path
+
+
+def test_missing_checkpoint_is_one_line_naming_it(tmp_path):
+  empty = tmp_path / 'checkpoints'
+  empty.mkdir()
+  result = _reproduce('--quick', f'--checkpoints_dir={empty}',
+                      f'--output_dir={tmp_path / "out"}')
+  assert result.returncode == 2
+  lines = [l for l in result.stderr.splitlines() if 'bin/reproduce' in l]
+  assert len(lines) == 1
+  assert f'{empty} lacks ' in lines[0]
+  for name in shipped_models.SHIPPED:
+    assert name in lines[0]
+  assert 'Traceback' not in result.stderr
+
+
+def test_damaged_checkpoint_is_named(tmp_path):
+  present = _present()
+  assert present, 'no shipped density checkpoint in checkpoints/'
+  root = tmp_path / 'checkpoints'
+  shutil.copytree(os.path.join(CHECKPOINTS, present[0]), root / present[0])
+  data = [p for p in (root / present[0]).iterdir() if '.data-' in p.name][0]
+  data.write_bytes(data.read_bytes()[:1000])
+  with pytest.raises(study.ReproduceError,
+                     match=rf'{present[0]}/ckpt-\d+ is damaged'):
+    study.check_checkpoints(str(root), allow_missing=True)
+  (root / present[0] / 'operative_config.gin').unlink()
+  with pytest.raises(study.ReproduceError,
+                     match='operative_config.gin is missing'):
+    study.check_checkpoints(str(root), allow_missing=True)

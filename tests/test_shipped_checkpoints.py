@@ -1,0 +1,77 @@
+"""The checkpoints shipped in checkpoints/: they load and score as their model cards say."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tfp_flows import classifiers, models
+from tfp_flows.analysis import evaluate
+from tfp_flows.experiments import shipped_models
+from tfp_flows.experiments import shipping
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.join(REPO, shipped_models.CHECKPOINTS_DIR)
+MAX_TOTAL_BYTES = 40 * 2**20
+TOLERANCE = 0.02  # bits/dim
+
+DENSITY = [m.name for m in shipped_models.DENSITY_MODELS
+           if os.path.isdir(os.path.join(ROOT, m.name))]
+CLASSIFIERS = [(n, d) for n, d in shipped_models.CLASSIFIERS
+               if os.path.isdir(os.path.join(ROOT, n))]
+
+
+def test_every_shipped_model_is_there_and_nothing_unknown():
+  assert DENSITY, 'checkpoints/ holds no shipped density model'
+  for name in shipped_models.SHIPPED:
+    assert os.path.isdir(os.path.join(ROOT, name)), f'{name} is missing'
+  known = {m.name for m in shipped_models.DENSITY_MODELS} | {
+      n for n, _ in shipped_models.CLASSIFIERS}
+  present = {n for n in os.listdir(ROOT)
+             if os.path.isdir(os.path.join(ROOT, n))}
+  assert present <= known, present - known
+
+
+def test_all_checkpoints_together_stay_under_40_mb():
+  total = sum(os.path.getsize(os.path.join(d, f))
+              for d, _, files in os.walk(ROOT) for f in files)
+  assert total < MAX_TOTAL_BYTES, f'{total / 2**20:.1f} MB'
+
+
+@pytest.mark.parametrize('name', DENSITY)
+def test_density_checkpoint_matches_its_card(name):
+  path = os.path.join(ROOT, name)
+  card = shipping.read_card(path)
+  spec = next(m for m in shipped_models.DENSITY_MODELS if m.name == name)
+  model = models.load(path)
+  assert model.training_dataset == spec.dataset == card['dataset']
+  # Final weights only: no optimizer state or EMA shadows to mislead.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  keys = tf.train.load_checkpoint(model.checkpoint_path
+                                  ).get_variable_to_shape_map()
+  assert not [k for k in keys if 'OPTIMIZER_SLOT' in k
+              or k.startswith(('ema/', 'optimizer/'))]
+  for key, dataset in (('own_sample', card['dataset']),
+                       ('ood_sample', card['ood_dataset'])):
+    bpd = evaluate.evaluate_bits_per_dim(model, shipping.card_sample(dataset))
+    assert np.isfinite(bpd).all()
+    assert abs(bpd.mean() - card['results'][key]['bits_per_dim']) <= (
+        TOLERANCE), (key, bpd.mean(), card['results'][key])
+  for filename in ('MODEL_CARD.md', 'training_curve.csv', 'samples.png',
+                   'operative_config.gin'):
+    assert os.path.getsize(os.path.join(path, filename)) > 0, filename
+
+
+@pytest.mark.parametrize('name,dataset', CLASSIFIERS)
+def test_classifier_matches_its_card(name, dataset):
+  path = os.path.join(ROOT, name)
+  card = shipping.read_card(path)
+  classifier = classifiers.load_classifier(path)
+  assert classifier.dataset == dataset == card['dataset']
+  # pylint: disable=protected-access
+  labels = shipping._sample_labels(dataset)
+  accuracy = 100. * np.mean(
+      classifier.predict(shipping.card_sample(dataset)) == labels)
+  assert accuracy == pytest.approx(
+      card['results']['sample']['accuracy_percent'], abs=0.5)
+  assert os.path.getsize(os.path.join(path, 'MODEL_CARD.md')) > 0
