@@ -192,3 +192,21 @@ def test_page_has_every_claim_and_table1_row():
     assert rule in text
   assert text.count('| Gaussian noise |') == 2
   assert '![Fig. 1](figs/f.png)' in text
+
+
+@pytest.mark.parametrize('edge,centre,reading', [
+    (0.5, 0.3, 'leaving the bins is not what drives the rise'),
+    (0.5, 0.1, 'most of the rise comes with leaving the bins'),
+    (0.5, 0.0, "as the paper's explanation predicts"),
+    (-0.2, 0.3, '*more* likely'),
+])
+def test_noise_differences_read_from_both_placements(edge, centre, reading):
+  table = _table({
+      ('glow_a_mnist', 'mnist', claims.NOISE_ALL, 'continuous'): edge,
+      ('glow_a_mnist', 'mnist', claims.NOISE_CENTRE, 'continuous'): centre})
+  # pylint: disable=protected-access
+  lines = reproduction_page._differences(
+      claims.evaluate_claims(table, ROLES))
+  assert len(lines) == 1
+  assert lines[0].startswith('- affine Glow, MNIST: ')
+  assert reading in lines[0]

@@ -9,6 +9,7 @@ import pytest
 
 from tfp_flows.analysis import claims
 from tfp_flows.experiments import shipped_models
+from tfp_flows.experiments import shipping
 from tfp_flows.experiments import study
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,3 +87,25 @@ def test_damaged_checkpoint_is_named(tmp_path):
   with pytest.raises(study.ReproduceError,
                      match='operative_config.gin is missing'):
     study.check_checkpoints(str(root), allow_missing=True)
+
+
+@pytest.mark.slow
+def test_retrain_trains_from_the_config_and_ships(tmp_path, monkeypatch):
+  # The registry cut down to one tiny config, so the real code path (bin/train
+  # from a committed config, then shipping with a card) runs in a minute.
+  tiny = shipped_models.ShippedModel('tiny_glow3', 'tiny_glow3', 'glow_affine',
+                                     'fashion_mnist', 9.0, 'none')
+  monkeypatch.setattr(shipped_models, 'DENSITY_MODELS', (tiny,))
+  monkeypatch.setattr(shipped_models, 'CLASSIFIERS', ())
+  args = study._parse_args(['--quick', '--retrain',
+                            f'--runs_dir={tmp_path / "runs"}',
+                            f'--checkpoints_dir={tmp_path / "none"}',
+                            f'--output_dir={tmp_path / "out"}'])
+  out_root = study._retrain(args)  # pylint: disable=protected-access
+  assert out_root == str(tmp_path / 'runs' / 'checkpoints')
+  card = shipping.read_card(os.path.join(out_root, 'tiny_glow3'))
+  assert card['steps'] == 30 and card['config'] == 'tiny_glow3'
+  assert card['goal'] == 9.0
+  density, _, missing = study.check_checkpoints(
+      out_root, required={'tiny_glow3'})
+  assert [m.name for m, _ in density] == ['tiny_glow3'] and not missing
