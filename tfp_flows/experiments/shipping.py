@@ -34,7 +34,8 @@ import numpy as np
 
 __all__ = ['CARD_FILENAME', 'CURVE_COLUMNS', 'SAMPLE_SEED', 'card_sample',
            'export_weights', 'main', 'machine_description', 'read_card',
-           'ship', 'training_curve', 'write_classifier_card']
+           'registry_defaults', 'ship', 'training_curve',
+           'write_classifier_card']
 
 CARD_FILENAME = 'card.json'
 CURVE_COLUMNS = ('step', 'wall_seconds', 'train_bits_per_dim',
@@ -231,6 +232,11 @@ def render_card(card):
                  f'**{verdict}** ({res["own_full"]["bits_per_dim"]:.3f}).')
   if card.get('literature'):
     lines.append(f'- Literature: {card["literature"]}')
+  if card.get('literature_bits_per_dim') is not None:
+    gap = res['own_full']['bits_per_dim'] - card['literature_bits_per_dim']
+    lines.append(f'- Distance from the published figure '
+                 f'(~{card["literature_bits_per_dim"]:.2f}): {gap:+.3f} '
+                 'bits/dim.')
   if card.get('notes'):
     lines += [f'- {note}' for note in card['notes']]
   lines += ['', '## Training curve', '',
@@ -261,7 +267,7 @@ def _git_commit():
 
 def ship(model_dir, name, output_root='checkpoints', goal=None,
          literature=None, notes=(), wall_note='from the run\'s TensorBoard '
-         'events, first to last', commit=None):
+         'events, first to last', commit=None, literature_bits_per_dim=None):
   """Writes `output_root/name/` from the finished run in `model_dir`.
 
   Everything is written to a temporary directory beside the target and
@@ -275,6 +281,8 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
     goal: optional bits/dim (per original pixel) the model was meant to reach
       on its own test set.
     literature: optional text: published reference points.
+    literature_bits_per_dim: optional published test bits/dim to state the
+      distance from.
     notes: extra card lines.
     wall_note: how the wall time was measured.
     commit: code version (default: the repository's HEAD).
@@ -324,6 +332,7 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
         wall_hours=(curve[-1]['wall_seconds'] / 3600. if curve else 0.),
         wall_note=wall_note, machine=machine_description(),
         commit=commit or _git_commit(), goal=goal, literature=literature,
+        literature_bits_per_dim=literature_bits_per_dim,
         notes=list(notes), results=results,
         num_eval_images=config.get('train.num_eval_images', 0),
         curve_evals=[r for r in curve if r['test_bits_per_dim'] is not None],
@@ -434,6 +443,30 @@ def read_card(checkpoint_dir):
     raise ValueError(f'{path} is corrupt: {e}') from None
 
 
+def registry_defaults(name, output_root):
+  """(goal, literature, published bits/dim) of a registered shipped model,
+  else Nones.
+
+  An additive Glow's goal is the shipped affine Glow's test bits/dim on the
+  same data set plus `ADDITIVE_GAP` (None while that one is not shipped).
+  """
+  from tfp_flows.experiments import shipped_models  # pylint: disable=g-import-not-at-top
+  spec = {m.name: m for m in shipped_models.DENSITY_MODELS}.get(name)
+  if spec is None:
+    return None, None, None
+  affine = None
+  if spec.family == 'glow_additive':
+    twin = next(m for m in shipped_models.DENSITY_MODELS
+                if m.family == 'glow_affine' and m.dataset == spec.dataset)
+    try:
+      affine = read_card(os.path.join(output_root, twin.name))[
+          'results']['own_full']['bits_per_dim']
+    except (OSError, ValueError, KeyError):
+      affine = None
+  return (shipped_models.goal_of(spec, affine), spec.literature,
+          spec.literature_bits_per_dim)
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(
       prog='python -m tfp_flows.experiments.shipping',
@@ -453,8 +486,12 @@ def main(argv=None):
     print(f'Wrote the card of {args.model_dir}: '
           f'{card["results"]["full"]["accuracy_percent"]:.2f}% test accuracy.')
     return
-  card = ship(args.model_dir, args.name, args.output_root, goal=args.goal,
-              literature=args.literature, notes=args.note)
+  goal, literature, published = registry_defaults(args.name,
+                                                   args.output_root)
+  card = ship(args.model_dir, args.name, args.output_root,
+              goal=goal if args.goal is None else args.goal,
+              literature=args.literature or literature, notes=args.note,
+              literature_bits_per_dim=published)
   own = card['results']['own_full']
   print(f'Wrote {os.path.join(args.output_root, args.name)}: '
         f'{own["bits_per_dim"]:.3f} bits/dim on {card["dataset"]}.')

@@ -182,8 +182,10 @@ def _retrain(args):
            f'--model_dir={run_dir}']
     print('$ ' + ' '.join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO)
-    shipping.ship(run_dir, model.name, out_root, goal=model.goal,
-                  literature=model.literature)
+    goal, literature, published = shipping.registry_defaults(model.name,
+                                                             out_root)
+    shipping.ship(run_dir, model.name, out_root, goal=goal,
+                  literature=literature, literature_bits_per_dim=published)
   for name, dataset in shipped_models.CLASSIFIERS:
     cmd = [sys.executable, '-m', 'tfp_flows.classifiers.cli',
            '--gin_file=' + os.path.join(REPO, 'gin_configs', 'classifiers',
