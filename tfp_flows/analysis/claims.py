@@ -529,8 +529,11 @@ def table1(table, models):
           continue
         pred = t.column('classifier_pred_after' if sit else
                         'classifier_pred_before', idx)
-        if (pred >= 0).all():
-          labels = t.column('label', idx)
+        # Images the SIT failed on (a decoder overflow: NaN bits/dim) have
+        # no prediction (-1) and are left out, as in every other statistic.
+        valid = pred >= 0
+        if valid.any():
+          pred, labels = pred[valid], t.column('label', idx)[valid]
           break
         pred = None
       if labels is None:
