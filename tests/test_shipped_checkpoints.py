@@ -69,9 +69,8 @@ def test_classifier_matches_its_card(name, dataset):
   classifier = classifiers.load_classifier(path)
   assert classifier.dataset == dataset == card['dataset']
   # pylint: disable=protected-access
-  labels = shipping._sample_labels(dataset)
-  accuracy = 100. * np.mean(
-      classifier.predict(shipping.card_sample(dataset)) == labels)
+  images, labels = shipping._card_sample_and_labels(dataset)
+  accuracy = 100. * np.mean(classifier.predict(images) == labels)
   assert accuracy == pytest.approx(
       card['results']['sample']['accuracy_percent'], abs=0.5)
   assert os.path.getsize(os.path.join(path, 'MODEL_CARD.md')) > 0

@@ -365,17 +365,9 @@ def evaluate_claims(table, models):
 
   def variant_cell(family, dataset, variant_label, template, mask,
                    example_index):
-    d = t.delta(model_of(family, dataset), dataset,
-                template.format(mask=mask))
-    if d is None:
-      return None
-    kind = 'pixelcnn' if family == 'pixelcnn' else 'glow'
-    example = NOISE_EXAMPLES[(kind, dataset)][example_index]
-    return _mean_cell(
-        label(family, dataset, variant_label,
-              'everywhere' if mask == 'all' else 'background'), d[1],
-        lambda m, ci: _effect_verdict(m, ci, example / 2, +1),
-        paper=round(example, 3))
+    where = 'everywhere' if mask == 'all' else 'background'
+    return noise_cell(family, dataset, f'{variant_label}, {where}',
+                      template.format(mask=mask), example_index)
 
   add('noise_variants', '4.2',
       'eps (1/256 + N(0,1)) and eps U[-1/256, 0] give "similar results".',

@@ -48,17 +48,17 @@ SAMPLE_SIZE = 500
 
 def machine_description():
   """'<CPU model>, <n> cores, AVX-512|AVX2' from /proc/cpuinfo (Linux)."""
-  model, flags = platform.processor() or 'unknown CPU', ''
+  model, flags = None, ''
   try:
     with open('/proc/cpuinfo', encoding='utf-8') as f:
       for line in f:
-        if line.startswith('model name') and model == (
-            platform.processor() or 'unknown CPU'):
+        if line.startswith('model name') and model is None:
           model = line.split(':', 1)[1].strip()
         elif line.startswith('flags'):
           flags = line
   except OSError:
     pass
+  model = model or platform.processor() or 'unknown CPU'
   isa = 'AVX-512' if 'avx512f' in flags else (
       'AVX2' if 'avx2' in flags else 'no AVX2')
   return f'{model}, {os.cpu_count()} cores, {isa}'
@@ -159,10 +159,16 @@ def export_weights(model, output_dir):
 
 def card_sample(dataset, size=SAMPLE_SIZE):
   """The card's fixed test sample: `size` class-stratified, seeded images."""
+  return _card_sample_and_labels(dataset, size)[0]
+
+
+def _card_sample_and_labels(dataset, size=SAMPLE_SIZE):
+  """`(images, labels)` of the card's fixed test sample."""
   from tfp_flows import data  # pylint: disable=g-import-not-at-top
   from tfp_flows.analysis import sampling  # pylint: disable=g-import-not-at-top
   images, labels = data.load(dataset, 'test')
-  return images[sampling.stratified_indices(labels, size, seed=SAMPLE_SEED)]
+  idx = sampling.stratified_indices(labels, size, seed=SAMPLE_SEED)
+  return images[idx], labels[idx]
 
 
 def _score(model, images):
@@ -385,8 +391,7 @@ def write_classifier_card(classifier_dir, name):
   images, labels = data.load(dataset, 'test')
   results = {}
   for key, (x, y) in (('full', (images, labels)),
-                      ('sample', (card_sample(dataset),
-                                  _sample_labels(dataset)))):
+                      ('sample', _card_sample_and_labels(dataset))):
     correct = 100. * (np.asarray(classifier.predict(x)) == y)
     low, high = statistics.bootstrap_mean_ci(correct)
     results[key] = dict(num_images=int(len(y)),
@@ -421,13 +426,6 @@ def write_classifier_card(classifier_dir, name):
   atomic.atomic_write_text(os.path.join(classifier_dir, 'MODEL_CARD.md'),
                            '\n'.join(lines))
   return card
-
-
-def _sample_labels(dataset, size=SAMPLE_SIZE):
-  from tfp_flows import data  # pylint: disable=g-import-not-at-top
-  from tfp_flows.analysis import sampling  # pylint: disable=g-import-not-at-top
-  _, labels = data.load(dataset, 'test')
-  return labels[sampling.stratified_indices(labels, size, seed=SAMPLE_SEED)]
 
 
 def read_card(checkpoint_dir):
