@@ -404,11 +404,6 @@ class Glow(base.ImageDensityModel, tf.Module):
       return log_density, self.split_latents(z)
     return self._compiled.call('log_density_latents', body, y)
 
-  def log_prob_and_bits_per_dim(self, images, seed=None, num_samples=1):
-    """Both `log_prob` (nats) and bits/dim from one evaluation."""
-    log_p = self.log_prob(images, seed=seed, num_samples=num_samples)
-    return log_p, discrete.bits_per_dim(log_p, self.num_subpixels)
-
   # -- Latents --------------------------------------------------------------
 
   def split_latents(self, z):
