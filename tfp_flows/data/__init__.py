@@ -1,15 +1,18 @@
-"""Data sets for tfp_flows: fetching, verified loading and tf.data pipelines.
+"""Data sets for tfp_flows: verified loading, synthetic OoD sets, tf.data.
 
 Typical use::
 
     from tfp_flows import data
-    data.fetch()                                  # once; or bin/fetch_data
     images, labels = data.load("fashion_mnist", "train")
     ds = data.make_dataset(images, batch_size=64, seed=0)
 
-``make_dataset`` and ``make_named_dataset`` are imported lazily, so that
-fetching and loading (e.g. ``bin/fetch_data``) do not pay for importing
-TensorFlow.
+The real data sets are read from a local cache that ``bin/fetch_data`` fills
+(``bin/reproduce`` and ``bin/test`` run it); the library never fetches, and a
+missing file is an error naming the file and that command.
+
+``make_dataset`` is imported on first use: it needs TensorFlow (seconds to
+import), while everything else here needs only numpy, and ``bin/fetch_data``,
+run by every bootstrap, imports this package.
 """
 
 import importlib
@@ -26,10 +29,7 @@ from tfp_flows.data.catalog import SPLIT_SIZES
 from tfp_flows.data.catalog import SYNTHETIC_DATASETS
 from tfp_flows.data.catalog import ood_dataset_for
 from tfp_flows.data.errors import CorruptDataError
-from tfp_flows.data.errors import FetchError
 from tfp_flows.data.errors import IdxFormatError
-from tfp_flows.data.fetch import fetch
-from tfp_flows.data.idx import read_idx
 from tfp_flows.data.loading import load
 
 __all__ = [
@@ -44,25 +44,17 @@ __all__ = [
     "SPLIT_SIZES",
     "SYNTHETIC_DATASETS",
     "CorruptDataError",
-    "FetchError",
     "IdxFormatError",
-    "fetch",
     "load",
     "make_dataset",
-    "make_named_dataset",
     "ood_dataset_for",
-    "read_idx",
 ]
-
-_LAZY = {
-    "make_dataset": "tfp_flows.data.pipeline",
-    "make_named_dataset": "tfp_flows.data.pipeline"
-}
 
 
 def __getattr__(name):
-  if name in _LAZY:
-    return getattr(importlib.import_module(_LAZY[name]), name)
+  # PEP 562: called only for names not found above.
+  if name == "make_dataset":
+    return importlib.import_module("tfp_flows.data.pipeline").make_dataset
   raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

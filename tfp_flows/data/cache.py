@@ -3,14 +3,19 @@
 Layout: ``<root>/<dataset>/<idx file name>`` holding decompressed IDX files,
 plus ``<root>/<dataset>/source.json`` recording where they came from. The
 root is the ``data_dir`` argument, else ``$TFP_FLOWS_DATA``, else
-``~/.cache/tfp_flows``.
+``~/.cache/tfp_flows``. ``bin/fetch_data`` fills the cache and writes the
+manifest; the library only reads both.
+
+The manifest is a JSON object ``{"source": str, "canonical_order": bool,
+"files": {file name: hex SHA-256}}``. ``canonical_order`` is False for
+copies whose examples are in another order than the original distribution
+(rebuilt from tensorflow_datasets): their file digests then differ from the
+recorded ones and are accepted only through the manifest.
 """
 
 import json
 import os
 import pathlib
-
-from tfp_flows.utils.atomic import atomic_write_bytes
 
 __all__ = [
     "ENV_VAR",
@@ -21,7 +26,6 @@ __all__ = [
     "fetch_command",
     "fetch_hint",
     "read_manifest",
-    "write_manifest",
     "accepted_sha256",
 ]
 
@@ -91,28 +95,6 @@ def read_manifest(directory):
   except (OSError, ValueError):
     return {}
   return manifest if isinstance(manifest, dict) else {}
-
-
-def write_manifest(directory, source, file_sha256, canonical_order):
-  """Atomically writes ``<directory>/source.json``.
-
-    Args:
-      directory: the data set's cache directory.
-      source: human-readable description of where the files came from.
-      file_sha256: dict mapping file name to the hex SHA-256 of the file as
-        stored.
-      canonical_order: False if the examples are in a different order from
-        the original distribution (their digests then differ from the
-        recorded ones and are accepted only through this manifest).
-    """
-  manifest = {
-      "source": source,
-      "canonical_order": bool(canonical_order),
-      "files": dict(sorted(file_sha256.items())),
-  }
-  text = json.dumps(manifest, indent=2) + "\n"
-  atomic_write_bytes(
-      pathlib.Path(directory) / MANIFEST_NAME, text.encode("utf-8"))
 
 
 def accepted_sha256(idx_file, manifest):

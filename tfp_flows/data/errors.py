@@ -1,20 +1,16 @@
 """Exception types raised by :mod:`tfp_flows.data`.
 
-They subclass the built-in types callers already expect (``ValueError`` for
-bad content, ``RuntimeError`` for an environment that cannot supply the data),
-so ``except ValueError`` keeps working while messages stay specific.
+They subclass ``ValueError``, the built-in type callers already expect for
+bad content, so ``except ValueError`` keeps working while messages stay
+specific. A missing cache file is a plain ``FileNotFoundError``.
 """
 
-__all__ = ["IdxFormatError", "CorruptDataError", "FetchError"]
+__all__ = ["IdxFormatError", "CorruptDataError"]
 
 
 class IdxFormatError(ValueError):
-  """A file is not a well-formed uint8 IDX file (bad magic, size or gzip)."""
+  """Bytes that are not a well-formed uint8 IDX file (bad magic or size)."""
 
 
 class CorruptDataError(ValueError):
   """A cached data file exists but its SHA-256 or contents are wrong."""
-
-
-class FetchError(RuntimeError):
-  """No source could supply a data set; the message lists what was tried."""

@@ -1,17 +1,16 @@
-"""Reader and writer for uint8 IDX files (the MNIST file format).
+"""Parser for uint8 IDX files (the MNIST file format).
 
 An IDX file is a 4-byte big-endian magic number ``0x0000TTNN`` (``TT`` the
 element type code, ``NN`` the number of dimensions), then ``NN`` big-endian
 uint32 dimension sizes, then the elements in C order. Only unsigned bytes
 (type code 0x08) in 1-D (labels, magic 0x00000801) or 3-D (images, magic
 0x00000803) are supported, which is all the MNIST-style data sets use.
+The cache holds decompressed files only; decompressing and writing IDX files
+is done by ``bin/fetch_data``.
 """
 
-import gzip
 import math
-import os
 import struct
-import zlib
 
 import numpy as np
 
@@ -20,10 +19,7 @@ from tfp_flows.data.errors import IdxFormatError
 __all__ = [
     "LABELS_MAGIC",
     "IMAGES_MAGIC",
-    "read_idx",
-    "read_idx_payload",
     "parse_idx",
-    "encode_idx",
 ]
 
 LABELS_MAGIC = 0x00000801
@@ -39,36 +35,6 @@ _TYPE_NAMES = {
     0x0D: "float32",
     0x0E: "float64",
 }
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def read_idx_payload(path):
-  """Returns the decompressed bytes of a raw or gzip-compressed IDX file.
-
-    Compression is detected from the gzip magic bytes rather than the file
-    name, so a mis-named file still reads correctly.
-
-    Args:
-      path: file path (str or os.PathLike).
-
-    Returns:
-      The raw IDX bytes (header and payload).
-
-    Raises:
-      FileNotFoundError: if ``path`` does not exist.
-      IdxFormatError: if the file looks gzip-compressed but cannot be
-        decompressed (truncated or damaged).
-    """
-  path = os.fspath(path)
-  with open(path, "rb") as f:
-    data = f.read()
-  if data[:2] != _GZIP_MAGIC:
-    return data
-  try:
-    return gzip.decompress(data)
-  except (OSError, EOFError, zlib.error) as e:
-    raise IdxFormatError(
-        f"{path}: gzip data is damaged or truncated ({e})") from None
 
 
 def parse_idx(data, source="<bytes>"):
@@ -127,46 +93,3 @@ def parse_idx(data, source="<bytes>"):
   # and callers must be able to rely on one behaviour.
   array.flags.writeable = False
   return array
-
-
-def read_idx(path):
-  """Reads a raw or gzip-compressed uint8 IDX file.
-
-    Args:
-      path: file path (str or os.PathLike).
-
-    Returns:
-      Read-only ``np.uint8`` array: shape ``[N]`` for labels files (magic
-      0x00000801) or ``[N, rows, cols]`` for images files (magic 0x00000803).
-      Use ``.copy()`` for a writable array.
-
-    Raises:
-      FileNotFoundError: if ``path`` does not exist.
-      IdxFormatError: if the file is not a valid uint8 IDX file; the message
-        names the file and the problem.
-    """
-  return parse_idx(read_idx_payload(path), source=os.fspath(path))
-
-
-def encode_idx(array):
-  """Encodes a uint8 array as raw IDX bytes.
-
-    Args:
-      array: ``np.uint8`` array of rank 1 ``[N]`` or rank 3 ``[N, H, W]``.
-
-    Returns:
-      bytes: the IDX header followed by the elements in C order.
-
-    Raises:
-      TypeError: if ``array`` is not uint8.
-      ValueError: if its rank is not 1 or 3.
-    """
-  array = np.asarray(array)
-  if array.dtype != np.uint8:
-    raise TypeError(f"encode_idx needs a uint8 array, got {array.dtype}")
-  if array.ndim not in _SUPPORTED_NDIMS:
-    raise ValueError(f"encode_idx needs a rank-1 or rank-3 array, got shape "
-                     f"{array.shape}")
-  magic = (_UBYTE_CODE << 8) | array.ndim
-  header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-  return header + np.ascontiguousarray(array).tobytes()

@@ -1,38 +1,45 @@
 """Loads data sets as numpy arrays from the verified local cache.
 
 Real data sets are read from the cache filled by ``bin/fetch_data``; nothing
-is downloaded here. Each file's SHA-256 is checked on first load in a process
-and the decoded arrays are memoized, keyed by the files' (path, size,
-mtime), so repeated loads cost a ``stat`` and a refetch is picked up.
+is fetched here: a missing file is a ``FileNotFoundError`` naming the file
+and the command to run. Each file's SHA-256 is checked on first load in a
+process and the decoded arrays are memoized, keyed by the files' (path,
+size, mtime), so repeated loads cost a ``stat`` and a refetch is picked up.
 
 All returned arrays are **read-only** (shared by the memo, or marked so for
 consistency for synthetic sets); use ``.copy()`` to get a writable array.
 """
 
-import numbers
+import hashlib
+import os
 import threading
 
 import numpy as np
 
 from tfp_flows.data import cache
 from tfp_flows.data import catalog
-from tfp_flows.data import hashing
 from tfp_flows.data import sources
 from tfp_flows.data import synthetic
 from tfp_flows.data.errors import CorruptDataError, IdxFormatError
 from tfp_flows.data.idx import parse_idx
+from tfp_flows.utils.validation import positive_int
 
-__all__ = ["load", "clear_cache"]
+__all__ = ["load"]
 
+# (cache directory, split) -> (file keys, images, labels).
 _memo = {}
 _memo_lock = threading.Lock()
 
 
-def clear_cache():
-  """Forgets memoized arrays and file digests (e.g. for tests)."""
-  with _memo_lock:
-    _memo.clear()
-  hashing.clear_memo()
+def _file_key(path):
+  """Returns ``(resolved path, size, mtime_ns)`` identifying a file version.
+
+    Raises:
+      FileNotFoundError: if ``path`` does not exist.
+    """
+  real = os.path.realpath(path)
+  st = os.stat(real)
+  return (real, st.st_size, st.st_mtime_ns)
 
 
 def _read_checked(path, idx_file, manifest, root):
@@ -48,7 +55,7 @@ def _read_checked(path, idx_file, manifest, root):
     # Deleted between the stat and the read: same advice as missing.
     raise FileNotFoundError(
         f"data file not found: {path}; {cache.fetch_hint(root)}") from None
-  digest = hashing.memo_file_sha256(path, data)
+  digest = hashlib.sha256(data).hexdigest()
   if digest not in cache.accepted_sha256(idx_file, manifest):
     raise CorruptDataError(
         f"{path} is corrupt: SHA-256 {digest}, expected {idx_file.sha256}; "
@@ -70,7 +77,7 @@ def _load_real(name, split, root):
   directory = cache.dataset_dir(root, name)
   paths = (directory / spec.images.name, directory / spec.labels.name)
   try:
-    keys = tuple(hashing.file_key(p) for p in paths)
+    keys = tuple(_file_key(p) for p in paths)
   except FileNotFoundError:
     missing = next(p for p in paths if not p.is_file())
     raise FileNotFoundError(
@@ -101,7 +108,7 @@ def _load_real(name, split, root):
     # Files accepted through the manifest (reordered tensorflow_datasets
     # copies) are checked as a pair, which also catches a mix of files
     # from two different fetches.
-    digest = hashing.content_digest(images, labels)
+    digest = sources.content_digest(images, labels)
     if digest != spec.content_digest:
       raise CorruptDataError(
           f"{paths[0]} and {paths[1]} do not form the {name} {split} "
@@ -116,17 +123,14 @@ def _load_real(name, split, root):
 
 
 def _check_num_examples(num_examples, available):
+  """Returns ``num_examples`` (None means all ``available``), checked."""
   if num_examples is None:
     return available
-  if isinstance(num_examples,
-                bool) or not isinstance(num_examples, numbers.Integral):
-    raise TypeError(f"num_examples must be a positive int or None, got "
-                    f"{type(num_examples).__name__}: {num_examples!r}")
-  if not 1 <= num_examples <= available:
+  n = positive_int(num_examples, "num_examples")
+  if n > available:
     raise ValueError(
-        f"num_examples must be in 1..{available} for this split, got "
-        f"{num_examples}")
-  return int(num_examples)
+        f"`num_examples` must be at most {available} for this split; got {n}.")
+  return n
 
 
 def _read_only(*arrays):

