@@ -18,8 +18,8 @@
 #   analysis    a full bin/analyze_sits per research model, timed
 #               (bench/analysis.py; reports in results/sits_<config>/)
 #   plot        docs/performance.png
-#   levers      thread pools and eval batch size (bench/threads_and_batch.py),
-#               bf16 against float32 matmuls (bench/bf16_matmul.py);
+#   levers      thread pools and eval batch size (bench/archive/threads_and_batch.py),
+#               bf16 against float32 matmuls (bench/archive/bf16_matmul.py);
 #               last because no target depends on them
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,8 +68,8 @@ for step in "${STEPS[@]}"; do
     plot)
       "$PY" bench/plot_performance.py ;;
     levers)
-      "$PY" bench/threads_and_batch.py
-      "$PY" bench/bf16_matmul.py ;;
+      "$PY" bench/archive/threads_and_batch.py
+      "$PY" bench/archive/bf16_matmul.py ;;
   esac
 done
 echo "== run_all: done ($(date -u +%H:%M:%S) UTC)"

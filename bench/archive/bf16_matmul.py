@@ -8,8 +8,9 @@ bfloat16 at the shape of our Glow's hidden 1x1 convolution at evaluation
 (level 1, batch 256: [256 * 14 * 14, 128] x [128, 128]) and at a square
 2048^3, the median of several calls after a warm-up
 (`throughput.matmul_gflops`).
+(Archived one-off; see bench/archive/README.md.)
 
-    .venv/bin/python bench/bf16_matmul.py
+    .venv/bin/python bench/archive/bf16_matmul.py
 
 Prints a table and writes `bench/results/bf16_matmul.json` (atomically).
 """
@@ -21,12 +22,14 @@ import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, 'bench'))   # throughput.py
 
 import tensorflow as tf  # noqa: E402
 
-import throughput  # noqa: E402  (matmul_gflops; bench/ is on the path)
+import throughput  # noqa: E402  (matmul_gflops)
 
 # (name, [M, K], [K, N])
 SHAPES = (('glow_hidden_1x1_level1_b256', [256 * 14 * 14, 128], [128, 128]),

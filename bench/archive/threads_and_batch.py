@@ -6,8 +6,9 @@ its own child process: it builds our Glow (the benchmark size of
 `throughput.py`), initialises it, and times `log_prob` at several batch
 sizes and a few training steps. Settings are run in turn for several rounds
 (the order rotates) and medians are reported.
+(Archived one-off; see bench/archive/README.md.)
 
-    .venv/bin/python bench/threads_and_batch.py [--rounds 3]
+    .venv/bin/python bench/archive/threads_and_batch.py [--rounds 3]
 
 Writes `bench/results/threads_and_batch.json` (atomically).
 """
@@ -20,7 +21,8 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 sys.path.insert(0, REPO)
 
 # (name, intra-op threads, inter-op threads); 0 = TensorFlow's default.

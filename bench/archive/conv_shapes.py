@@ -21,8 +21,9 @@ slow on CPU. This script times, at the shapes of the benchmark model
 
 Variants are timed interleaved over rounds (median [min-max]); every
 reformulation is checked against the reference to float32 tolerance.
+(Archived one-off; see bench/archive/README.md.)
 
-    .venv/bin/python bench/conv_shapes.py [--rounds 7] [--reps 20]
+    .venv/bin/python bench/archive/conv_shapes.py [--rounds 7] [--reps 20]
 
 Writes `bench/results/conv_shapes.json` (atomically).
 """
@@ -41,9 +42,10 @@ import tensorflow as tf  # noqa: E402
 # Every variant is its own tf.function; TF's retracing warning is noise here.
 tf.get_logger().setLevel('ERROR')
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, BENCH)
 import throughput  # noqa: E402  (CpuMonitor, atomic_write_json, matmul rate)
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(BENCH))
 from tfp_flows.bijectors import conv_ops  # noqa: E402
 
 HIDDEN = 128
@@ -173,8 +175,7 @@ def main(argv=None):
   p.add_argument('--eval-batch', type=int, default=throughput.EVAL_BATCH)
   p.add_argument('--wait-idle', type=float, default=0., metavar='SECONDS')
   p.add_argument('--output', default=os.path.join(
-      os.path.dirname(os.path.abspath(__file__)), 'results',
-      'conv_shapes.json'))
+      BENCH, 'results', 'conv_shapes.json'))
   args = p.parse_args(argv)
   if args.wait_idle > 0:
     throughput.wait_until_idle(args.wait_idle)

@@ -12,12 +12,13 @@ with the time spent hashing bijectors for TFP's bijector cache.
 
 Op times are summed over the executor threads, so with inter-op parallelism
 their total can exceed wall time; read them as shares.
+(Archived one-off; see bench/archive/README.md.)
 
 Usage::
 
-    .venv/bin/python bench/profile_ops.py                       # ours_affine
-    .venv/bin/python bench/profile_ops.py --variants ours_affine,tfp_glow
-    .venv/bin/python bench/profile_ops.py --trace-profile
+    .venv/bin/python bench/archive/profile_ops.py               # ours_affine
+    .venv/bin/python bench/archive/profile_ops.py --trace-profile
+    # other variants: --variants ours_affine,tfp_glow
 
 Writes `bench/results/profile_ops.json` (atomically) unless `--output ''`.
 """
@@ -40,7 +41,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, BENCH)
 import throughput  # noqa: E402  (bench/throughput.py: builders and constants)
 
 from tfp_flows import data  # noqa: E402
@@ -213,8 +215,7 @@ def main(argv=None):
   p.add_argument('--trace-profile', action='store_true',
                  help='also cProfile the first (tracing) log_prob call')
   p.add_argument('--output', default=os.path.join(
-      os.path.dirname(os.path.abspath(__file__)), 'results',
-      'profile_ops.json'))
+      BENCH, 'results', 'profile_ops.json'))
   p.add_argument('--wait-idle', type=float, default=0., metavar='SECONDS',
                  help='first wait up to this long for an idle machine')
   args = p.parse_args(argv)
