@@ -6,12 +6,14 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['ActNorm', 'data_dependent_init']
 
 
-class ActNorm(identity_hashing.IdentityHashed, tfb.Bijector):
+class ActNorm(identity_hashing.IdentityHashed,
+              _shapes.ChannelPreservingEventShape, tfb.Bijector):
   """Per-channel affine transform of images, Glow's activation normalisation.
 
   On event shape `[H, W, C]`:
@@ -27,6 +29,17 @@ class ActNorm(identity_hashing.IdentityHashed, tfb.Bijector):
   with zero mean and unit variance per channel; it happens once, inside
   `data_dependent_init`, and flips the `initialized` variable, which is saved
   in checkpoints, so a restored model never re-initialises.
+
+  The Jacobian does not depend on `x` (`is_constant_jacobian=True`, as for
+  `tfb.Scale`); it does depend on the variables, and is read from them on
+  every call.
+
+  Initialisation inside a `tf.function` works when the function is traced
+  inside the `data_dependent_init` context (the mode is read at trace time),
+  and gives the eager result. Such a function stays safe to call later: it
+  keeps the values of an ActNorm that is already initialised. A function
+  traced before the context does not initialise; `data_dependent_init` then
+  raises a `RuntimeError` when the context exits.
 
   Under a `tf.distribute` strategy the statistics are all-reduced over the
   global batch, so every replica computes the same values; the variables use
@@ -51,7 +64,14 @@ class ActNorm(identity_hashing.IdentityHashed, tfb.Bijector):
       epsilon: Python `float` added to the standard deviation at
         initialisation, so constant channels do not produce infinite scales.
         Default value: `1e-6`.
-      validate_args: Python `bool`, check inputs at run time.
+      validate_args: Python `bool`. When `True`, every call first asserts
+        (at run time, so also inside a `tf.function`) that `loc` is finite
+        and that `exp(log_scale)` and `exp(-log_scale)` are finite and
+        non-zero (the map is not invertible otherwise), and initialisation
+        asserts that the batch statistics are finite; a failure raises
+        `tf.errors.InvalidArgumentError`. Shape errors (channel count, event
+        rank) are static and raise `ValueError` whatever this flag. When
+        `False` (default) no assertion ops are built.
       dtype: float dtype of the variables and events.
       name: Python `str` name of the bijector.
     """
@@ -73,14 +93,26 @@ class ActNorm(identity_hashing.IdentityHashed, tfb.Bijector):
       # in threads, and all of them must see the initialisation mode.
       self._init_mode = False
       super().__init__(
-          forward_min_event_ndims=3, validate_args=validate_args,
-          parameters=parameters, dtype=dtype, name=name)
+          forward_min_event_ndims=3, is_constant_jacobian=True,
+          validate_args=validate_args, parameters=parameters, dtype=dtype,
+          name=name)
 
   @classmethod
   def _parameter_properties(cls, dtype, num_classes=None):
     # The learned loc/scale are variables owned by the bijector, not
     # constructor parameters, so there are no batch-shaped parameters.
     return dict()
+
+  def _parameter_control_dependencies(self, is_init):
+    # loc/log_scale are variables: they change after construction (data-
+    # dependent init, training), so they are checked on every call, never
+    # once at construction (TFP's rule for variable parameters).
+    if not self.validate_args or is_init:
+      return []
+    return (_validation.assert_finite(self._loc, f'{self.name}: `loc` is not '
+                                      'finite')
+            + _validation.assert_invertible_log_scale(
+                self._log_scale, f'{self.name}: `log_scale`'))
 
   @property
   def num_channels(self):
@@ -142,10 +174,22 @@ class ActNorm(identity_hashing.IdentityHashed, tfb.Bijector):
     # loses most float32 digits when |mean| >> std.
     var = global_sum(tf.reduce_sum(tf.square(y - mean), axis=axes)) / count
     log_scale = tf.math.log(tf.sqrt(var) + self._epsilon)
-    self._loc.assign(mean)
-    self._log_scale.assign(log_scale)
+    if self.validate_args:
+      mean, log_scale = _validation.with_dependencies(
+          _validation.assert_finite(
+              [mean, log_scale], f'{self.name}: the initialisation batch '
+              'gives non-finite statistics (NaN or inf in the batch?)'),
+          mean, log_scale)
+    # An ActNorm already initialised keeps its values: a tf.function traced
+    # in init mode keeps doing this when it is called again (after the
+    # context, or for the next batch), and must not re-initialise.
+    initialized = self._initialized.read_value()
+    self._loc.assign(tf.where(initialized, self._loc, mean))
+    self._log_scale.assign(tf.where(initialized, self._log_scale, log_scale))
     self._initialized.assign(True)
-    return (y - mean) * tf.exp(-log_scale)
+    # Read back: in a tf.function automatic control dependencies order these
+    # reads after the assignments.
+    return (y - self._loc) * tf.exp(-self._log_scale)
 
 
 def _actnorms_in(bijector):
@@ -174,12 +218,31 @@ def data_dependent_init(bijectors):
   found automatically. Only ActNorms that are not yet `initialized` are put in
   initialisation mode, so a restored model is never re-initialised.
 
+  The pass may run eagerly or in a `tf.function` *traced inside this
+  context* (e.g. under `strategy.run`); both give the same values. The mode
+  is a Python flag read when the function is traced, so a function traced
+  before the context runs the plain inverse and initialises nothing; that is
+  reported on exit instead of passing silently.
+
   Args:
     bijectors: a bijector or list of bijectors to search for ActNorms.
 
   Yields:
     The list of ActNorm bijectors being initialised.
+
+  Raises:
+    RuntimeError: when entered inside a `tf.function` (it must read the
+      `initialized` flags eagerly), or when the context exits normally with
+      some ActNorm of `pending` still uninitialised (no normalising pass
+      reached it, e.g. a `tf.function` traced before the context, or a
+      cached result of an earlier call on the same tensor).
   """
+  if not tf.executing_eagerly():
+    raise RuntimeError(
+        '`data_dependent_init` must be entered eagerly, not inside a '
+        '`tf.function`: it reads the ActNorms\' `initialized` flags. Enter '
+        'it outside, and trace the function that runs the initialisation '
+        'pass inside it.')
   if isinstance(bijectors, tfb.Bijector):
     bijectors = [bijectors]
   pending = []
@@ -192,3 +255,14 @@ def data_dependent_init(bijectors):
   finally:
     for a in pending:
       a._init_mode = False  # pylint: disable=protected-access
+  # Reached only when the body did not raise.
+  missed = [a.name for a in pending if not a.is_initialized]
+  if missed:
+    raise RuntimeError(
+        f'`data_dependent_init`: {len(missed)} of {len(pending)} ActNorms '
+        f'were not initialised ({", ".join(missed[:5])}'
+        f'{", ..." if len(missed) > 5 else ""}): no normalising pass reached '
+        'them inside the context. A `tf.function` traced before the context '
+        'runs the plain inverse (the init mode is read at trace time): trace '
+        'it inside the context. A repeated call on the same tensor object '
+        'is answered from the bijector cache: pass a new tensor.')

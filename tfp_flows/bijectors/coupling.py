@@ -2,14 +2,12 @@
 
 import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
-# FFJORD's pattern: a cache that stores the log-det computed alongside the
-# transform, so the conditioner network runs once per pass instead of once for
-# the transform and again for the log-det.
-from tensorflow_probability.python.internal import cache_util
 
 from tfp_flows.bijectors import _shapes
-from tfp_flows.bijectors import identity_hashing
+from tfp_flows.bijectors import _tfp_private
+from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import conditioners
+from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['AffineCoupling', 'ChannelCoupling', 'check_coupling_channels']
 
@@ -22,7 +20,8 @@ def check_coupling_channels(num_channels):
                      f'{num_channels}.')
 
 
-class ChannelCoupling(identity_hashing.IdentityHashed, tfb.Bijector):
+class ChannelCoupling(identity_hashing.IdentityHashed,
+                      _shapes.ChannelPreservingEventShape, tfb.Bijector):
   """Base: the last `C - C//2` channels get an affine map conditioned on the first `C//2`.
 
   With `a = x[..., :C//2]` (passed through unchanged) and `b` the rest,
@@ -37,9 +36,21 @@ class ChannelCoupling(identity_hashing.IdentityHashed, tfb.Bijector):
 
   The conditioner runs once per call: the transform and its log-det come from
   the same pass, and the log-det is kept in the bijector cache.
+
+  The split sizes are `[C//2, C - C//2]`; the conditioner must return
+  `[N, H, W, k * (C - C//2)]` for the subclass's `k`. Channel counts and
+  static spatial sizes are always checked (`ValueError`). With
+  `validate_args=True` every call also asserts at run time that the
+  conditioner's output has the input's batch and spatial size, and that the
+  shift and log-scale it gives are finite with `exp(+-log_scale)` finite and
+  non-zero (not invertible otherwise); a failure raises
+  `tf.errors.InvalidArgumentError`.
   """
 
-  _cache = cache_util.BijectorCacheWithGreedyAttrs(
+  # FFJORD's pattern: a cache that stores the log-det computed alongside the
+  # transform, so the conditioner network runs once per pass instead of once
+  # for the transform and again for the log-det.
+  _cache = _tfp_private.BijectorCacheWithGreedyAttrs(
       forward_name='_augmented_forward', inverse_name='_augmented_inverse')
 
   def __init__(self, num_channels, conditioner, validate_args, parameters,
@@ -73,21 +84,61 @@ class ChannelCoupling(identity_hashing.IdentityHashed, tfb.Bijector):
     raise NotImplementedError
 
   def _run_conditioner(self, conditioning, num_outputs):
-    """The conditioner's output, checked to have `num_outputs` channels."""
+    """The conditioner's output, checked to be `[N, H, W, num_outputs]`.
+
+    Args:
+      conditioning: `[N, H, W, C//2]` tensor.
+      num_outputs: Python `int`, the channels the subclass needs.
+
+    Returns:
+      The conditioner's `[N, H, W, num_outputs]` output, after run-time
+      assertions on its shape when `validate_args`.
+
+    Raises:
+      ValueError: the static rank, spatial size or channel count is wrong.
+        A wrong spatial size would otherwise broadcast silently (e.g. a
+        `[N, 1, 1, k]` output against `[N, H, W, k]`).
+    """
     out = self._conditioner(conditioning)
+    if out.shape.rank is not None and out.shape.rank != 4:
+      raise ValueError(
+          f'{self.name}: the conditioner returned shape {out.shape} for '
+          f'input {conditioning.shape}; expected rank 4 [N, H, W, '
+          f'{num_outputs}].')
     if out.shape[-1] != num_outputs:
       raise ValueError(
           f'{self.name}: the conditioner returned {out.shape[-1]} channels '
           f'where {num_outputs} were expected; check that '
           '`conditioner_fn(input_channels, output_channels, name)` honours '
           '`output_channels`.')
+    if not out.shape[:3].is_compatible_with(conditioning.shape[:3]):
+      raise ValueError(
+          f'{self.name}: the conditioner returned shape {out.shape} for '
+          f'input {conditioning.shape}; its batch and spatial sizes must '
+          'equal the input\'s (\'same\' padding, stride 1).')
+    if self.validate_args:
+      out, = _validation.with_dependencies([tf.debugging.assert_equal(
+          tf.shape(out)[:3], tf.shape(conditioning)[:3],
+          message=(f'{self.name}: the conditioner\'s output batch and '
+                   'spatial sizes differ from its input\'s'))], out)
     return out
+
+  def _validated(self, shift, log_scale):
+    """`(shift, log_scale)` after run-time checks when `validate_args`."""
+    if not self.validate_args:
+      return shift, log_scale
+    assertions = _validation.assert_finite(
+        shift, f'{self.name}: the conditioner gave a non-finite shift')
+    if log_scale is not None:
+      assertions += _validation.assert_invertible_log_scale(
+          log_scale, f'{self.name}: the conditioner\'s log-scale')
+    return _validation.with_dependencies(assertions, shift, log_scale)
 
   def _split_and_condition(self, x):
     _shapes.check_channels(x, self._num_channels, self.name)
     x4, batch = _shapes.flatten_batch(x)
     a, b = tf.split(x4, [self._num_conditioning, self.num_transformed], axis=-1)
-    shift, log_scale = self._shift_and_log_scale(a)
+    shift, log_scale = self._validated(*self._shift_and_log_scale(a))
     if log_scale is None:
       ildj = tf.zeros(tf.shape(x4)[:1], x4.dtype)
     else:
@@ -156,7 +207,9 @@ class AffineCoupling(ChannelCoupling):
         callable` (see `tfp_flows.bijectors.conditioners`). Default value:
         `glow_conditioner_factory(hidden_channels=512)`.
       additive: Python `bool`; shift only (log-det 0). Default value: `False`.
-      validate_args: Python `bool`.
+      validate_args: Python `bool`: run-time checks of the conditioner's
+        output (see `ChannelCoupling`). Default value: `False` (no
+        assertion ops).
       dtype: float dtype.
       name: Python `str`.
     """

@@ -25,6 +25,10 @@ class GaussianFactorOut(ChannelCoupling):
 
   so the model's base distribution stays a plain standard normal. The default
   conditioner is a zero-initialised 3x3 conv, so the prior starts as N(0, 1).
+
+  The split sizes are `[C//2, C - C//2]` (kept, leaving); the conditioner
+  must return `[N, H, W, 2 * (C - C//2)]` (`[mu, log_sigma]`). Both are
+  checked statically (`ValueError`), as is the input's channel count.
   """
 
   def __init__(self, num_channels, conditioner_fn=None, validate_args=False,
@@ -36,7 +40,12 @@ class GaussianFactorOut(ChannelCoupling):
       conditioner_fn: factory `(input_channels, output_channels, name) ->
         callable` giving `[mu, log_sigma]`. Default value:
         `zero_conv_factory()` (Glow's `conv2d_zeros` prior).
-      validate_args: Python `bool`.
+      validate_args: Python `bool`. When `True`, every call asserts at run
+        time that the prior's output has the input's batch and spatial size
+        and that `mu` and `log_sigma` are finite with `exp(+-log_sigma)`
+        finite and non-zero (not invertible otherwise); a failure raises
+        `tf.errors.InvalidArgumentError`. Default value: `False` (no
+        assertion ops).
       dtype: float dtype.
       name: Python `str`.
     """

@@ -17,6 +17,15 @@ class ImageIdentity(identity_hashing.IdentityHashed, tfb.Bijector):
   """
 
   def __init__(self, validate_args=False, name='image_identity'):
+    """Builds the bijector.
+
+    Args:
+      validate_args: Python `bool`, accepted for TFP compatibility. There is
+        nothing to validate: every tensor is a valid input and the map is
+        trivially invertible (TFP itself checks `event_ndims` against the
+        minimum event rank 3 in the log-det methods).
+      name: Python `str`.
+    """
     parameters = dict(locals())
     super().__init__(forward_min_event_ndims=3, is_constant_jacobian=True,
                      validate_args=validate_args, parameters=parameters,

@@ -5,6 +5,7 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['InvertibleConv1x1', 'random_rotation_lu']
@@ -48,7 +49,8 @@ def random_rotation_lu(num_channels, seed):
   return permutation, lower, upper
 
 
-class InvertibleConv1x1(identity_hashing.IdentityHashed, tfb.Bijector):
+class InvertibleConv1x1(identity_hashing.IdentityHashed,
+                        _shapes.ChannelPreservingEventShape, tfb.Bijector):
   """Invertible 1x1 convolution (channel mixing) with an LU-parameterised kernel.
 
   On event shape `[H, W, C]`, with `W = P @ L @ (U + diag(sign_s * exp(log_abs_s)))`:
@@ -61,7 +63,9 @@ class InvertibleConv1x1(identity_hashing.IdentityHashed, tfb.Bijector):
 
   P (a permutation) and sign_s are fixed at construction; L (unit lower
   triangular), U (strictly upper triangular) and log|s| are learned. The
-  kernel starts as a random rotation, so the log-det starts at zero.
+  kernel starts as a random rotation, so the log-det starts at zero. The
+  Jacobian does not depend on `x` (`is_constant_jacobian=True`, as for
+  `tfb.ScaleMatvecLU`), only on the variables.
 
   #### References
   [1]: Kingma & Dhariwal. Glow: Generative Flow with Invertible 1x1
@@ -76,7 +80,14 @@ class InvertibleConv1x1(identity_hashing.IdentityHashed, tfb.Bijector):
       num_channels: Python `int`, channel count C.
       seed: Python `int` (or sequence of ints) for the random rotation.
         Default value: `0`.
-      validate_args: Python `bool`.
+      validate_args: Python `bool`. When `True`, every call first asserts
+        (at run time, so also inside a `tf.function`) that `lower` and
+        `upper` are finite and that the diagonal of U, `sign_s *
+        exp(log_abs_s)`, is finite and non-zero (W is singular otherwise);
+        a failure raises `tf.errors.InvalidArgumentError`. Shape errors
+        (channel count, event rank) are static and raise `ValueError`
+        whatever this flag. When `False` (default) no assertion ops are
+        built.
       dtype: float dtype.
       name: Python `str`.
     """
@@ -98,12 +109,25 @@ class InvertibleConv1x1(identity_hashing.IdentityHashed, tfb.Bijector):
       self._log_abs_s = tf.Variable(
           np.log(np.abs(s)).astype(dtype.as_numpy_dtype), name='log_abs_s')
       super().__init__(
-          forward_min_event_ndims=3, validate_args=validate_args,
-          parameters=parameters, dtype=dtype, name=name)
+          forward_min_event_ndims=3, is_constant_jacobian=True,
+          validate_args=validate_args, parameters=parameters, dtype=dtype,
+          name=name)
 
   @classmethod
   def _parameter_properties(cls, dtype, num_classes=None):
     return dict()
+
+  def _parameter_control_dependencies(self, is_init):
+    # The LU factors are variables, changed by training: check them on every
+    # call, never once at construction (TFP's rule for variable parameters).
+    if not self.validate_args or is_init:
+      return []
+    return (_validation.assert_finite(
+        [self._lower, self._upper],
+        f'{self.name}: the LU factors `lower`/`upper` are not finite')
+            + _validation.assert_invertible_log_scale(
+                self._log_abs_s,
+                f'{self.name}: `log_abs_s` (log |diagonal of U|)'))
 
   @property
   def num_channels(self):

@@ -4,6 +4,7 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_flows.bijectors import _shapes
+from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import identity_hashing
 
 __all__ = ['Squeeze']
@@ -15,6 +16,12 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
   `forward` is `tf.nn.space_to_depth`, `inverse` is `tf.nn.depth_to_space`;
   both only move values, so the log-det is zero. In a generative chain
   (latent -> image) it appears as `tfb.Invert(Squeeze())`.
+
+  Inputs need a static event shape; `forward` requires H and W divisible by
+  `factor` and `inverse` C divisible by `factor**2`, which is checked when
+  the op is built (`ValueError`). Event shapes given as tensors
+  (`forward_event_shape_tensor` & co.) can only be checked at run time,
+  which `validate_args=True` does.
   """
 
   def __init__(self, factor=2, validate_args=False, name='squeeze'):
@@ -22,7 +29,12 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
 
     Args:
       factor: Python `int` block size (>= 2). Default value: `2`.
-      validate_args: Python `bool`.
+      validate_args: Python `bool`. When `True`,
+        `forward_event_shape_tensor` asserts at run time that H and W are
+        divisible by `factor`, and `inverse_event_shape_tensor` that C is
+        divisible by `factor**2` (`tf.errors.InvalidArgumentError`). The
+        same checks on static shapes raise `ValueError` whatever this flag.
+        Default value: `False` (no assertion ops).
       name: Python `str`.
     """
     parameters = dict(locals())
@@ -43,7 +55,17 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
   def factor(self):
     return self._factor
 
+  def _check_rank(self, shape):
+    shape = tf.TensorShape(shape)
+    if shape.rank is not None and shape.rank < 3:
+      raise ValueError(f'{self.name}: event shape must be [..., H, W, C]; '
+                       f'got {shape}.')
+    return shape
+
   def _check_spatial(self, shape, what):
+    shape = self._check_rank(shape)
+    if shape.rank is None:
+      return
     height, width = shape[-3], shape[-2]
     f = self._factor
     if (height is not None and height % f) or (width is not None and width % f):
@@ -51,17 +73,32 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
           f'{self.name}: {what} height and width must be divisible by '
           f'{f}; got event shape {list(shape[-3:])}.')
 
+  def _check_depth(self, shape, what):
+    shape = self._check_rank(shape)
+    if shape.rank is None:
+      return
+    channels = shape[-1]
+    if channels is not None and channels % (self._factor ** 2):
+      raise ValueError(
+          f'{self.name}: {what} channels must be divisible by '
+          f'{self._factor ** 2}; got event shape {list(shape[-3:])}.')
+
+  def _assert_divisible(self, values, divisor, message):
+    """`values` after a run-time divisibility assertion when validating."""
+    if not self.validate_args:
+      return values
+    return _validation.with_dependencies([tf.debugging.assert_equal(
+        values % divisor, tf.zeros_like(values),
+        message=f'{self.name}: {message}')], values)[0]
+
   def _forward(self, x):
     self._check_spatial(x.shape, 'input')
     x4, batch = _shapes.flatten_batch(x)
     return _shapes.unflatten_batch(tf.nn.space_to_depth(x4, self._factor), batch)
 
   def _inverse(self, y):
-    channels = _shapes.static_event_shape(y, 'y')[-1]
-    if channels % (self._factor ** 2):
-      raise ValueError(
-          f'{self.name}: inverse input channels must be divisible by '
-          f'{self._factor ** 2}; got {channels}.')
+    _shapes.static_event_shape(y, 'y')
+    self._check_depth(y.shape, 'inverse input')
     y4, batch = _shapes.flatten_batch(y)
     return _shapes.unflatten_batch(tf.nn.depth_to_space(y4, self._factor), batch)
 
@@ -79,6 +116,7 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
 
   def _inverse_event_shape(self, output_shape):
     output_shape = tf.TensorShape(output_shape)
+    self._check_depth(output_shape, 'inverse input')
     h, w, c = output_shape[-3:]
     f = self._factor
     return output_shape[:-3].concatenate(
@@ -87,10 +125,16 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
 
   def _forward_event_shape_tensor(self, input_shape):
     f = self._factor
-    return tf.concat([input_shape[:-3], input_shape[-3:-1] // f,
+    spatial = self._assert_divisible(
+        input_shape[-3:-1], f,
+        f'input height and width must be divisible by {f}')
+    return tf.concat([input_shape[:-3], spatial // f,
                       input_shape[-1:] * f * f], axis=0)
 
   def _inverse_event_shape_tensor(self, output_shape):
     f = self._factor
+    channels = self._assert_divisible(
+        output_shape[-1:], f * f,
+        f'inverse input channels must be divisible by {f * f}')
     return tf.concat([output_shape[:-3], output_shape[-3:-1] * f,
-                      output_shape[-1:] // (f * f)], axis=0)
+                      channels // (f * f)], axis=0)

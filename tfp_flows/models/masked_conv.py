@@ -16,7 +16,10 @@ import warnings
 import numpy as np
 import tensorflow as tf
 import tf_keras
-from tensorflow_probability.python.distributions import pixel_cnn as tfp_pixel_cnn
+
+# The namespace TFP's PixelCNN reads `Convolution2D` from is private; it is
+# checked on import there (ImportError naming it if a TFP upgrade moves it).
+from tfp_flows.bijectors import _tfp_private
 
 __all__ = ['BoxConv2D', 'box_convolutions', 'mask_box', 'same_conv_on_box']
 
@@ -134,7 +137,7 @@ def box_convolutions():
   by other code meanwhile would be a `BoxConv2D` without a mask, which is a
   plain `Conv2D`.
   """
-  layers = tfp_pixel_cnn.tf_keras.layers
+  layers = _tfp_private.PIXEL_CNN_KERAS_LAYERS
   with _SWAP_LOCK:
     original = layers.Convolution2D
     layers.Convolution2D = BoxConv2D
