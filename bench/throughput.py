@@ -178,12 +178,11 @@ def wait_until_idle(max_wait_s, threshold=0.1, window_s=10.):
 
 def git_state():
   """Commit and dirty files of the checkout the benchmark runs from."""
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   try:
-    commit = subprocess.run(['git', '-C', repo, 'rev-parse', 'HEAD'],
+    commit = subprocess.run(['git', '-C', REPO, 'rev-parse', 'HEAD'],
                             capture_output=True, text=True, timeout=30,
                             check=True).stdout.strip()
-    dirty = subprocess.run(['git', '-C', repo, 'status', '--porcelain',
+    dirty = subprocess.run(['git', '-C', REPO, 'status', '--porcelain',
                             '--', 'tfp_flows'], capture_output=True, text=True,
                            timeout=30, check=True).stdout.splitlines()
   except (OSError, subprocess.SubprocessError):
@@ -457,7 +456,12 @@ def flop_fields(fpi, train_img_s, eval_img_s, peak_gflops):
 
 
 def time_train(variant, batches, seeds):
-  """Runs one train step per batch; returns (images/s, losses)."""
+  """Runs one train step per batch.
+
+  Returns:
+    `(images/s, losses, other_share)`, the last the share of the CPUs that
+    other processes used meanwhile (`CpuMonitor`).
+  """
   losses = []
   mon = CpuMonitor()
   start = time.perf_counter()
@@ -468,6 +472,7 @@ def time_train(variant, batches, seeds):
 
 
 def time_eval(variant, batches):
+  """Runs one `log_prob` call per batch; returns `(images/s, other_share)`."""
   mon = CpuMonitor()
   start = time.perf_counter()
   for images in batches:
@@ -483,6 +488,276 @@ def summary(values):
 
 def finite_or_none(x):
   return None if x is None or not math.isfinite(x) else x
+
+
+# ------------------------------------------------------------ the timed run
+
+
+def load_batches(seed, steps):
+  """FashionMNIST training batches, the same for every variant.
+
+  A fixed pool, shared by every variant (same work per variant) and,
+  through `bench_setup.draw_batches`, by `bench/pytorch_glow_peer.py`.
+
+  Returns:
+    dict: `init` (uint8 array, ActNorm's init images), `train` and `eval`
+    (lists of `steps` uint8 tensors), `first_train` and `first_eval`
+    (uint8 tensors for the first calls and the bits/dim before and after).
+  """
+  images, _ = data.load('fashion_mnist', 'train')
+  log(f'data: fashion_mnist train {images.shape} {images.dtype}')
+  batches = draw_batches(images, seed, steps)
+  return dict(init=batches['init'],
+              train=[tf.constant(b) for b in batches['train']],
+              eval=[tf.constant(b) for b in batches['eval']],
+              first_train=tf.constant(batches['first_train']),
+              first_eval=tf.constant(batches['first_eval']))
+
+
+def set_up(name, batches, seed):
+  """Builds variant `name` and times its first calls; returns the Variant."""
+  log(f'\n[{name}] building + ActNorm init on {INIT_BATCH} images ...')
+  mon = CpuMonitor()
+  v = build(name, batches['init'])
+  log(f'[{name}] params {v.params:,}  init {v.stats["init_s"]:.1f} s')
+  # First call of log_prob: trace + compile + one run. Before any training,
+  # so it also gives the initial bits/dim.
+  start = time.perf_counter()
+  log_p = v.eval(batches['first_eval'])
+  log_p.numpy()
+  v.stats['compile_eval_s'] = time.perf_counter() - start
+  v.stats['initial_bpd_eval'] = bits_per_dim(log_p)
+  start = time.perf_counter()
+  loss = float(v.train(batches['first_train'],
+                       tf.constant([seed, 0], tf.int32)))
+  v.stats['compile_train_s'] = time.perf_counter() - start
+  v.stats['initial_bpd_train'] = loss     # computed before the Adam update
+  v.stats['peak_rss_mb'] = peak_rss_mb()
+  v.stats['other_cpu_share_setup'] = mon.other_share()
+  log(f'[{name}] first call: log_prob {v.stats["compile_eval_s"]:.1f} s, '
+      f'train step {v.stats["compile_train_s"]:.1f} s; initial bits/dim '
+      f'{v.stats["initial_bpd_eval"]:.3f} (eval, batch {EVAL_BATCH}), '
+      f'{loss:.3f} (train, batch {TRAIN_BATCH}); peak RSS '
+      f'{v.stats["peak_rss_mb"]:.0f} MB; other processes used '
+      f'{100 * v.stats["other_cpu_share_setup"]:.0f}% CPU meanwhile')
+  return v
+
+
+def warm_up(variants, batches, seed):
+  """2 train steps and 1 `log_prob` call per variant, untimed."""
+  log('\nwarm-up (2 train steps + 1 log_prob per variant) ...')
+  for v in variants:
+    for i in range(2):
+      float(v.train(batches['train'][i % len(batches['train'])],
+                    tf.constant([seed, 1000 + i], tf.int32)))
+    v.eval(batches['eval'][0]).numpy()
+
+
+def time_round(order, batches, seeds):
+  """One timed round: S train steps of each variant, then S `log_prob` calls.
+
+  Args:
+    order: the variants, in this round's order.
+    batches: as from `load_batches`.
+    seeds: one seed tensor per train step.
+
+  Returns:
+    `(train, eval, losses, gflops, busy)`: img/s and the list of training
+    losses by variant name, the matmul rate measured after them, and the
+    highest share of the CPUs other processes used in any timed segment.
+  """
+  shares, tr, ev, ls = [], {}, {}, {}
+  for v in order:
+    tr[v.name], ls[v.name], share = time_train(v, batches['train'], seeds)
+    shares.append(share)
+  for v in order:
+    ev[v.name], share = time_eval(v, batches['eval'])
+    shares.append(share)
+  mon = CpuMonitor()
+  gflops = matmul_gflops(repeats=5, warmup=1)
+  shares.append(mon.other_share())
+  return tr, ev, ls, gflops, max(shares)
+
+
+def run_rounds(variants, batches, args):
+  """The timed rounds, interleaved; the order rotates every round.
+
+  A round during which other processes took more than `--max-other-cpu` of
+  the machine is discarded and redone (up to `--max-retries` times in all).
+
+  Returns:
+    dict: `train`, `eval` (img/s per kept round) and `losses` (every train
+    step's loss, discarded rounds too) by variant name; per kept round
+    `other_share` and `matmul` (GFLOP/s); `discarded` (one dict per
+    discarded round).
+  """
+  rounds = dict(train={v.name: [] for v in variants},
+                eval={v.name: [] for v in variants},
+                losses={v.name: [] for v in variants},
+                other_share=[], matmul=[], discarded=[])
+  r = attempt = 0
+  while r < args.rounds:
+    attempt += 1
+    k = r % len(variants)
+    seeds = [tf.constant([args.seed, 10000 * attempt + i], tf.int32)
+             for i in range(args.steps)]
+    tr, ev, ls, gflops, busy = time_round(variants[k:] + variants[:k],
+                                          batches, seeds)
+    line = ('  '.join(f'{v.name} train {tr[v.name]:.1f} eval {ev[v.name]:.1f}'
+                      for v in variants)
+            + f'  img/s; matmul {gflops:.0f} GFLOP/s; other processes <= '
+            f'{100 * busy:.0f}% CPU')
+    for v in variants:
+      # Training happened either way.
+      rounds['losses'][v.name].extend(ls[v.name])
+    if (busy > args.max_other_cpu
+        and len(rounds['discarded']) < args.max_retries):
+      rounds['discarded'].append(dict(train=tr, eval=ev, matmul_gflops=gflops,
+                                      other_share=busy))
+      log(f'round {r + 1}/{args.rounds} DISCARDED (machine busy): {line}')
+      wait_until_idle(max(120., args.wait_idle), threshold=args.max_other_cpu)
+      continue
+    r += 1
+    for v in variants:
+      rounds['train'][v.name].append(tr[v.name])
+      rounds['eval'][v.name].append(ev[v.name])
+    rounds['other_share'].append(busy)
+    rounds['matmul'].append(gflops)
+    log(f'round {r}/{args.rounds}: {line}')
+    if busy > args.max_other_cpu:
+      log('  WARNING: other processes were busy during this round (retries '
+          'used up); its numbers are skewed, ratios within it less so')
+  return rounds
+
+
+def measure_final_bpd(variants, first_eval):
+  """Bits/dim after training, on the batch that gave the initial bits/dim.
+
+  Every variant took the same Adam steps on the same batches: speed must
+  not be bought with a worse model.
+  """
+  for v in variants:
+    v.stats['final_bpd_eval'] = bits_per_dim(v.eval(first_eval))
+    log(f'[{v.name}] bits/dim after training: '
+        f'{v.stats["final_bpd_eval"]:.3f} (eval batch)')
+
+
+# ----------------------------------------------------------------- results
+
+
+def result_row(v, rounds, peak_gflops):
+  """The JSON row of variant `v` (its `variants` entry)."""
+  train_rates, eval_rates = rounds['train'][v.name], rounds['eval'][v.name]
+  tr, ev = summary(train_rates), summary(eval_rates)
+  fpi = v.stats['flops_per_image_eval']
+  ls = rounds['losses'][v.name]
+  return dict(
+      name=v.name,
+      params=v.params,
+      train_img_s=tr['median'], train_img_s_min=tr['min'],
+      train_img_s_max=tr['max'], train_img_s_rounds=train_rates,
+      eval_img_s=ev['median'], eval_img_s_min=ev['min'],
+      eval_img_s_max=ev['max'], eval_img_s_rounds=eval_rates,
+      compile_train_s=v.stats['compile_train_s'],
+      compile_eval_s=v.stats['compile_eval_s'],
+      actnorm_init_s=v.stats['init_s'],
+      peak_rss_mb=v.stats['peak_rss_mb'],
+      other_cpu_share_during_setup=v.stats['other_cpu_share_setup'],
+      **flop_fields(fpi, tr['median'], ev['median'], peak_gflops),
+      flops_uncounted_ops=v.stats.get('flops_uncounted_ops'),
+      flops_error=v.stats.get('flops_error'),
+      initial_bpd_eval=finite_or_none(v.stats['initial_bpd_eval']),
+      initial_bpd_train=finite_or_none(v.stats['initial_bpd_train']),
+      final_bpd_eval=finite_or_none(v.stats['final_bpd_eval']),
+      last_train_loss_bpd=finite_or_none(ls[-1]) if ls else None,
+      nonfinite_train_losses=int(sum(not math.isfinite(x) for x in ls)),
+      train_steps_taken=3 + len(ls),
+  )
+
+
+def compute_ratios(results):
+  """Ours / peer ratios of img/s and parameters, for the PAIRS that ran."""
+  by_name = {r['name']: r for r in results}
+  ratios = {}
+  for ours, peer in PAIRS:
+    if ours not in by_name or peer not in by_name:
+      continue
+    mine, base = by_name[ours], by_name[peer]
+    tag = f'{ours}_vs_{PEER_TAGS[peer]}'
+    ratios[f'train_{tag}'] = mine['train_img_s'] / base['train_img_s']
+    ratios[f'eval_{tag}'] = mine['eval_img_s'] / base['eval_img_s']
+    # Per-round ratios (same round, adjacent in time): less noisy.
+    ratios[f'train_{tag}_per_round_median'] = statistics.median(
+        a / b for a, b in zip(mine['train_img_s_rounds'],
+                              base['train_img_s_rounds']))
+    ratios[f'eval_{tag}_per_round_median'] = statistics.median(
+        a / b for a, b in zip(mine['eval_img_s_rounds'],
+                              base['eval_img_s_rounds']))
+    ratios[f'params_{tag}'] = mine['params'] / base['params']
+  return ratios
+
+
+def machine_info(matmul, rounds, idle_share, rss_baseline):
+  """The JSON's `machine` object.
+
+  Args:
+    matmul: dict of GFLOP/s: `peak` (the median used for fractions of
+      peak), `before` and `after` the rounds.
+    rounds: as from `run_rounds`.
+    idle_share: other processes' CPU share when `--wait-idle` ended (None
+      when it did not wait).
+    rss_baseline: peak RSS in MiB before any model was built.
+  """
+  return dict(
+      cpu_count=os.cpu_count(),
+      affinity_cpus=len(os.sched_getaffinity(0)),
+      processor=platform.processor() or platform.machine(),
+      platform=platform.platform(),
+      matmul_gflops=matmul['peak'],
+      matmul_gflops_before=matmul['before'],
+      matmul_gflops_after=matmul['after'],
+      matmul_gflops_per_round=rounds['matmul'],
+      discarded_rounds=rounds['discarded'],
+      intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+      inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+      peak_rss_mb_overall=peak_rss_mb(),
+      other_processes_cpu_share_per_round=rounds['other_share'],
+      other_processes_cpu_share_at_start=idle_share,
+      load_average_at_end=list(os.getloadavg()),
+      peak_rss_mb_before_models=rss_baseline,
+      versions=dict(
+          python=platform.python_version(), tensorflow=tf.__version__,
+          tensorflow_probability=tfp.__version__,
+          tf_keras=tf_keras.__version__, numpy=np.__version__,
+          tfp_flows=getattr(tfp_flows, '__version__', None)),
+  )
+
+
+def run_config(args, git_at_start, digest_at_start):
+  """The JSON's `config` object: arguments, sizes and code version."""
+  return dict(
+      rounds=args.rounds, steps=args.steps, quick=args.quick,
+      seed=args.seed, image_shape=list(IMAGE_SHAPE), git=git_at_start,
+      package_sources_sha256=digest_at_start,
+      package_edited_during_run=package_digest() != digest_at_start,
+      num_levels=NUM_LEVELS, num_steps_per_level=NUM_STEPS,
+      hidden_channels=HIDDEN, pixelcnn=PIXELCNN, train_batch=TRAIN_BATCH,
+      eval_batch=EVAL_BATCH, init_batch=INIT_BATCH,
+      learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS,
+      data='fashion_mnist/train',
+      max_other_cpu=args.max_other_cpu, max_retries=args.max_retries,
+      notes=('train FLOPs are estimated as 3x the counted '
+             'log_prob FLOPs; fractions of peak use the median of the '
+             'matmul rates measured before, in each kept round and after '
+             'the rounds; peak_rss_mb is '
+             'ru_maxrss after the variant was set up (variants are set '
+             'up in order, so it is cumulative)'),
+  )
+
+
+def utc_timestamp():
+  return datetime.datetime.now(datetime.timezone.utc).isoformat(
+      timespec='seconds')
 
 
 # --------------------------------------------------------------------- main
@@ -552,9 +827,8 @@ def recount_flops(path, seed):
     row['flops_uncounted_ops'] = v.stats.get('flops_uncounted_ops')
     row['flops_error'] = v.stats.get('flops_error')
   out['config']['flops_recounted'] = dict(
-      timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(
-          timespec='seconds'),
-      git=git_state(), package_sources_sha256=package_digest())
+      timestamp=utc_timestamp(), git=git_state(),
+      package_sources_sha256=package_digest())
   atomic_write_json(path, out)
   print_table(out)
   log(f'\nrecounted FLOPs in {path}')
@@ -562,6 +836,7 @@ def recount_flops(path, seed):
 
 
 def main(argv=None):
+  """Runs the benchmark (or `--recount-flops`); returns the results dict."""
   args = parse_args(argv)
   if args.recount_flops:
     return recount_flops(args.output, args.seed)
@@ -572,215 +847,36 @@ def main(argv=None):
 
   log(f'tfp_flows throughput bench: rounds={args.rounds} steps={args.steps} '
       f'variants={args.variants}')
-  images, _ = data.load('fashion_mnist', 'train')
-  log(f'data: fashion_mnist train {images.shape} {images.dtype}')
-  # A fixed pool of batches, shared by every variant (same work per variant)
-  # and by bench/pytorch_glow_peer.py.
-  batches = draw_batches(images, args.seed, args.steps)
-  init_images = batches['init']
-  train_batches = [tf.constant(b) for b in batches['train']]
-  eval_batches = [tf.constant(b) for b in batches['eval']]
-  first_train = tf.constant(batches['first_train'])
-  first_eval = tf.constant(batches['first_eval'])
-
+  batches = load_batches(args.seed, args.steps)
   idle_share = (wait_until_idle(args.wait_idle) if args.wait_idle > 0
                 else None)
-  gflops_before = matmul_gflops()
-  log(f'float32 matmul 2048^3: {gflops_before:.1f} GFLOP/s (median of 15)')
+  matmul = dict(before=matmul_gflops())
+  log(f'float32 matmul 2048^3: {matmul["before"]:.1f} GFLOP/s (median of 15)')
   rss_baseline = peak_rss_mb()
 
-  # --- Setup, one variant after the other: init, first calls, warm-up.
-  variants = []
-  for name in args.variants:
-    log(f'\n[{name}] building + ActNorm init on {INIT_BATCH} images ...')
-    mon = CpuMonitor()
-    v = build(name, init_images)
-    log(f'[{name}] params {v.params:,}  init {v.stats["init_s"]:.1f} s')
-    # First call of log_prob: trace + compile + one run. Before any training,
-    # so it also gives the initial bits/dim.
-    start = time.perf_counter()
-    log_p = v.eval(first_eval)
-    log_p.numpy()
-    v.stats['compile_eval_s'] = time.perf_counter() - start
-    v.stats['initial_bpd_eval'] = bits_per_dim(log_p)
-    start = time.perf_counter()
-    loss = float(v.train(first_train, tf.constant([args.seed, 0], tf.int32)))
-    v.stats['compile_train_s'] = time.perf_counter() - start
-    v.stats['initial_bpd_train'] = loss     # computed before the Adam update
-    v.stats['peak_rss_mb'] = peak_rss_mb()
-    v.stats['other_cpu_share_setup'] = mon.other_share()
-    log(f'[{name}] first call: log_prob {v.stats["compile_eval_s"]:.1f} s, '
-        f'train step {v.stats["compile_train_s"]:.1f} s; initial bits/dim '
-        f'{v.stats["initial_bpd_eval"]:.3f} (eval, batch {EVAL_BATCH}), '
-        f'{loss:.3f} (train, batch {TRAIN_BATCH}); peak RSS '
-        f'{v.stats["peak_rss_mb"]:.0f} MB; other processes used '
-        f'{100 * v.stats["other_cpu_share_setup"]:.0f}% CPU meanwhile')
-    variants.append(v)
+  # Set up one variant after the other (init, first calls), then time them
+  # interleaved.
+  variants = [set_up(name, batches, args.seed) for name in args.variants]
+  warm_up(variants, batches, args.seed)
+  rounds = run_rounds(variants, batches, args)
+  measure_final_bpd(variants, batches['first_eval'])
 
-  log('\nwarm-up (2 train steps + 1 log_prob per variant) ...')
-  for v in variants:
-    for i in range(2):
-      float(v.train(train_batches[i % len(train_batches)],
-                    tf.constant([args.seed, 1000 + i], tf.int32)))
-    v.eval(eval_batches[0]).numpy()
-
-  # --- Timed rounds, interleaved; the order rotates every round. A round
-  # during which other processes took more than --max-other-cpu of the
-  # machine is discarded and redone (up to --max-retries times in total).
-  train_rates = {v.name: [] for v in variants}
-  eval_rates = {v.name: [] for v in variants}
-  losses = {v.name: [] for v in variants}
-  other_share, matmul_rounds, discarded = [], [gflops_before], []
-  r = attempt = 0
-  while r < args.rounds:
-    attempt += 1
-    k = r % len(variants)
-    order = variants[k:] + variants[:k]
-    seeds = [tf.constant([args.seed, 10000 * attempt + i], tf.int32)
-             for i in range(args.steps)]
-    shares, tr, ev, ls = [], {}, {}, {}
-    for v in order:
-      tr[v.name], ls[v.name], share = time_train(v, train_batches, seeds)
-      shares.append(share)
-    for v in order:
-      ev[v.name], share = time_eval(v, eval_batches)
-      shares.append(share)
-    mon = CpuMonitor()
-    gflops = matmul_gflops(repeats=5, warmup=1)
-    shares.append(mon.other_share())
-    line = ('  '.join(f'{v.name} train {tr[v.name]:.1f} eval {ev[v.name]:.1f}'
-                      for v in variants)
-            + f'  img/s; matmul {gflops:.0f} GFLOP/s; other processes <= '
-            f'{100 * max(shares):.0f}% CPU')
-    for v in variants:
-      losses[v.name].extend(ls[v.name])   # training happened either way
-    if max(shares) > args.max_other_cpu and len(discarded) < args.max_retries:
-      discarded.append(dict(train=tr, eval=ev, matmul_gflops=gflops,
-                            other_share=max(shares)))
-      log(f'round {r + 1}/{args.rounds} DISCARDED (machine busy): {line}')
-      wait_until_idle(max(120., args.wait_idle), threshold=args.max_other_cpu)
-      continue
-    r += 1
-    for v in variants:
-      train_rates[v.name].append(tr[v.name])
-      eval_rates[v.name].append(ev[v.name])
-    other_share.append(max(shares))
-    matmul_rounds.append(gflops)
-    log(f'round {r}/{args.rounds}: {line}')
-    if max(shares) > args.max_other_cpu:
-      log('  WARNING: other processes were busy during this round (retries '
-          'used up); its numbers are skewed, ratios within it less so')
-
-  # Likelihood after the same training (same batches, same number of Adam
-  # steps for every variant), on the batch that gave the initial bits/dim:
-  # speed must not be bought with a worse model.
-  for v in variants:
-    v.stats['final_bpd_eval'] = bits_per_dim(v.eval(first_eval))
-    log(f'[{v.name}] bits/dim after training: '
-        f'{v.stats["final_bpd_eval"]:.3f} (eval batch)')
-
-  gflops_after = matmul_gflops()
-  matmul_rounds.append(gflops_after)
-  log(f'\nfloat32 matmul after the rounds: {gflops_after:.1f} GFLOP/s')
-  peak_gflops = statistics.median(matmul_rounds)
-
-  # --- FLOPs per image (after timing, so the extra traces do not touch RSS).
-  # A failure here must not lose the timings: record it and carry on.
+  matmul['after'] = matmul_gflops()
+  log(f'\nfloat32 matmul after the rounds: {matmul["after"]:.1f} GFLOP/s')
+  matmul['peak'] = statistics.median(
+      [matmul['before']] + rounds['matmul'] + [matmul['after']])
+  # FLOPs per image after timing, so the extra traces do not touch RSS. A
+  # failure here must not lose the timings: count_flops records it.
   for v in variants:
     count_flops(v)
 
-  # --- Assemble results.
-  results = []
-  for v in variants:
-    tr, ev = summary(train_rates[v.name]), summary(eval_rates[v.name])
-    fpi = v.stats['flops_per_image_eval']
-    ls = losses[v.name]
-    results.append(dict(
-        name=v.name,
-        params=v.params,
-        train_img_s=tr['median'], train_img_s_min=tr['min'],
-        train_img_s_max=tr['max'], train_img_s_rounds=train_rates[v.name],
-        eval_img_s=ev['median'], eval_img_s_min=ev['min'],
-        eval_img_s_max=ev['max'], eval_img_s_rounds=eval_rates[v.name],
-        compile_train_s=v.stats['compile_train_s'],
-        compile_eval_s=v.stats['compile_eval_s'],
-        actnorm_init_s=v.stats['init_s'],
-        peak_rss_mb=v.stats['peak_rss_mb'],
-        other_cpu_share_during_setup=v.stats['other_cpu_share_setup'],
-        **flop_fields(fpi, tr['median'], ev['median'], peak_gflops),
-        flops_uncounted_ops=v.stats.get('flops_uncounted_ops'),
-        flops_error=v.stats.get('flops_error'),
-        initial_bpd_eval=finite_or_none(v.stats['initial_bpd_eval']),
-        initial_bpd_train=finite_or_none(v.stats['initial_bpd_train']),
-        final_bpd_eval=finite_or_none(v.stats['final_bpd_eval']),
-        last_train_loss_bpd=finite_or_none(ls[-1]) if ls else None,
-        nonfinite_train_losses=int(sum(not math.isfinite(x) for x in ls)),
-        train_steps_taken=3 + len(ls),
-    ))
-  by_name = {r['name']: r for r in results}
-  ratios = {}
-  for ours, peer in PAIRS:
-    if ours not in by_name or peer not in by_name:
-      continue
-    mine, base = by_name[ours], by_name[peer]
-    tag = f'{ours}_vs_{PEER_TAGS[peer]}'
-    ratios[f'train_{tag}'] = mine['train_img_s'] / base['train_img_s']
-    ratios[f'eval_{tag}'] = mine['eval_img_s'] / base['eval_img_s']
-    # Per-round ratios (same round, adjacent in time): less noisy.
-    ratios[f'train_{tag}_per_round_median'] = statistics.median(
-        a / b for a, b in zip(mine['train_img_s_rounds'],
-                              base['train_img_s_rounds']))
-    ratios[f'eval_{tag}_per_round_median'] = statistics.median(
-        a / b for a, b in zip(mine['eval_img_s_rounds'],
-                              base['eval_img_s_rounds']))
-    ratios[f'params_{tag}'] = mine['params'] / base['params']
-
+  results = [result_row(v, rounds, matmul['peak']) for v in variants]
   out = dict(
-      timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(
-          timespec='seconds'),
+      timestamp=utc_timestamp(),
       variants=results,
-      ratios=ratios,
-      machine=dict(
-          cpu_count=os.cpu_count(),
-          affinity_cpus=len(os.sched_getaffinity(0)),
-          processor=platform.processor() or platform.machine(),
-          platform=platform.platform(),
-          matmul_gflops=peak_gflops,
-          matmul_gflops_before=gflops_before,
-          matmul_gflops_after=gflops_after,
-          matmul_gflops_per_round=matmul_rounds[1:-1],
-          discarded_rounds=discarded,
-          intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
-          inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
-          peak_rss_mb_overall=peak_rss_mb(),
-          other_processes_cpu_share_per_round=other_share,
-          other_processes_cpu_share_at_start=idle_share,
-          load_average_at_end=list(os.getloadavg()),
-          peak_rss_mb_before_models=rss_baseline,
-          versions=dict(
-              python=platform.python_version(), tensorflow=tf.__version__,
-              tensorflow_probability=tfp.__version__,
-              tf_keras=tf_keras.__version__, numpy=np.__version__,
-              tfp_flows=getattr(tfp_flows, '__version__', None)),
-      ),
-      config=dict(
-          rounds=args.rounds, steps=args.steps, quick=args.quick,
-          seed=args.seed, image_shape=list(IMAGE_SHAPE), git=git_at_start,
-          package_sources_sha256=digest_at_start,
-          package_edited_during_run=package_digest() != digest_at_start,
-          num_levels=NUM_LEVELS, num_steps_per_level=NUM_STEPS,
-          hidden_channels=HIDDEN, pixelcnn=PIXELCNN, train_batch=TRAIN_BATCH,
-          eval_batch=EVAL_BATCH, init_batch=INIT_BATCH,
-          learning_rate=LEARNING_RATE, warmup_steps=WARMUP_STEPS,
-          data='fashion_mnist/train',
-          max_other_cpu=args.max_other_cpu, max_retries=args.max_retries,
-          notes=('train FLOPs are estimated as 3x the counted '
-                 'log_prob FLOPs; fractions of peak use the median of the '
-                 'matmul rates measured before, in each kept round and after '
-                 'the rounds; peak_rss_mb is '
-                 'ru_maxrss after the variant was set up (variants are set '
-                 'up in order, so it is cumulative)'),
-      ),
+      ratios=compute_ratios(results),
+      machine=machine_info(matmul, rounds, idle_share, rss_baseline),
+      config=run_config(args, git_at_start, digest_at_start),
       wall_seconds=time.perf_counter() - t_start,
   )
   atomic_write_json(args.output, out)
@@ -792,7 +888,11 @@ def main(argv=None):
   return out
 
 
+# ------------------------------------------------------------------- table
+
+
 def print_table(out):
+  """Prints a run's results (from `main` or a stored JSON) as tables."""
   peak = out['machine']['matmul_gflops']
   log(f'\nMachine: {out["machine"]["cpu_count"]} CPUs, float32 matmul '
       f'{peak:.0f} GFLOP/s; TF {out["machine"]["versions"]["tensorflow"]}, '
@@ -807,38 +907,47 @@ def print_table(out):
       f'{"train / eval":>13} {"":>7} {"(eval)":>9} {"train*/eval":>11}')
   log('-' * len(header))
   for r in out['variants']:
-    train = (f'{r["train_img_s"]:.1f} [{r["train_img_s_min"]:.1f}-'
-             f'{r["train_img_s_max"]:.1f}]')
-    ev = (f'{r["eval_img_s"]:.1f} [{r["eval_img_s_min"]:.1f}-'
-          f'{r["eval_img_s_max"]:.1f}]')
-    comp = f'{r["compile_train_s"]:.1f} / {r["compile_eval_s"]:.1f}'
-    fpi = r['flops_per_image_eval']
-    pk = ('n/a' if fpi is None else
-          f'{100 * r["train_fraction_of_peak_est"]:.1f}/'
-          f'{100 * r["eval_fraction_of_peak"]:.1f}')
-    mflop = 'n/a' if fpi is None else f'{fpi / 1e6:.1f}'
-    bpd = r['initial_bpd_eval']
-    log(f'{r["name"]:<14} {r["params"]:>8,} {train:>22} {ev:>23} {comp:>13} '
-        f'{r["peak_rss_mb"]:>7.0f} {mflop:>9} '
-        f'{pk:>11} {("nan" if bpd is None else f"{bpd:.2f}"):>9}')
+    log(table_row(r))
   log('(* train FLOPs estimated as 3x the counted log_prob FLOPs)')
   if out['ratios']:
-    log('\nRatios ours / peer (median img/s; per-round median in brackets):')
-    rt = out['ratios']
-    for ours, peer in PAIRS:
-      k = f'{ours}_vs_{PEER_TAGS[peer]}'
-      if f'train_{k}' in rt:
-        log(f'  {ours:<14} / {peer:<13} train {rt["train_" + k]:.2f}x '
-            f'[{rt["train_" + k + "_per_round_median"]:.2f}x]   eval '
-            f'{rt["eval_" + k]:.2f}x '
-            f'[{rt["eval_" + k + "_per_round_median"]:.2f}x]   params '
-            f'{rt["params_" + k]:.3f}x')
+    print_ratios(out['ratios'])
   log('\nLosses (bits/dim): initial eval / initial train step / last train '
       'step / eval after training')
   for r in out['variants']:
     log(f'  {r["name"]:<14} {r["initial_bpd_eval"]} / {r["initial_bpd_train"]}'
         f' / {r["last_train_loss_bpd"]} / {r.get("final_bpd_eval")}  '
         f'(non-finite train losses: {r["nonfinite_train_losses"]})')
+
+
+def table_row(r):
+  """One variant's line of the main table."""
+  train = (f'{r["train_img_s"]:.1f} [{r["train_img_s_min"]:.1f}-'
+           f'{r["train_img_s_max"]:.1f}]')
+  ev = (f'{r["eval_img_s"]:.1f} [{r["eval_img_s_min"]:.1f}-'
+        f'{r["eval_img_s_max"]:.1f}]')
+  comp = f'{r["compile_train_s"]:.1f} / {r["compile_eval_s"]:.1f}'
+  fpi = r['flops_per_image_eval']
+  pk = ('n/a' if fpi is None else
+        f'{100 * r["train_fraction_of_peak_est"]:.1f}/'
+        f'{100 * r["eval_fraction_of_peak"]:.1f}')
+  mflop = 'n/a' if fpi is None else f'{fpi / 1e6:.1f}'
+  bpd = r['initial_bpd_eval']
+  return (f'{r["name"]:<14} {r["params"]:>8,} {train:>22} {ev:>23} {comp:>13} '
+          f'{r["peak_rss_mb"]:>7.0f} {mflop:>9} '
+          f'{pk:>11} {("nan" if bpd is None else f"{bpd:.2f}"):>9}')
+
+
+def print_ratios(rt):
+  """The ours / peer ratios of a run's `ratios` object."""
+  log('\nRatios ours / peer (median img/s; per-round median in brackets):')
+  for ours, peer in PAIRS:
+    k = f'{ours}_vs_{PEER_TAGS[peer]}'
+    if f'train_{k}' in rt:
+      log(f'  {ours:<14} / {peer:<13} train {rt["train_" + k]:.2f}x '
+          f'[{rt["train_" + k + "_per_round_median"]:.2f}x]   eval '
+          f'{rt["eval_" + k]:.2f}x '
+          f'[{rt["eval_" + k + "_per_round_median"]:.2f}x]   params '
+          f'{rt["params_" + k]:.3f}x')
 
 
 if __name__ == '__main__':
