@@ -39,16 +39,16 @@ _EVAL_CHILD = r'''
 import json, os, sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 from tfp_flows import analysis, data, models
+from tfp_flows.models import evaluation
 model_dir, num_images = sys.argv[1], int(sys.argv[2])
 model = models.load(model_dir)
-import gin
-dataset = gin.query_parameter('train.dataset')
+dataset = model.training_dataset
 ood = data.ood_dataset_for(dataset)
 out = dict(dataset=dataset, ood_dataset=ood)
 bpd = {}
 for name in (dataset, ood):
   images, _ = data.load(name, 'test', num_examples=num_images)
-  bpd[name] = analysis.evaluate_bits_per_dim(model, images, 256, seed=0)
+  bpd[name] = evaluation.evaluate_bits_per_dim(model, images, 256, seed=0)
   summary = analysis.summarize(bpd[name])
   out[name] = dict(num_images=len(images), **summary)
 out['ood_auroc'] = analysis.auroc(bpd[dataset], bpd[ood])
@@ -72,10 +72,10 @@ def _final_step(config):
 
 def _latest_step(model_dir):
   """Step of the newest intact checkpoint in `model_dir`, or None."""
-  from tfp_flows.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
+  from tfp_flows.models import checkpoints  # pylint: disable=g-import-not-at-top
   if not os.path.isdir(model_dir):
     return None
-  paths = model_dir_lib.checkpoint_paths(model_dir)
+  paths = checkpoints.checkpoint_paths(model_dir)
   return int(paths[0].rsplit('-', 1)[1]) if paths else None
 
 

@@ -47,7 +47,7 @@ if spec['threads']:
 import gin
 import numpy as np
 from tfp_flows import configurables, data, models
-from tfp_flows.analysis import evaluate
+from tfp_flows.models import evaluation
 gin.parse_config_files_and_bindings([spec['config']], spec['bindings'])
 start = time.perf_counter()
 result = configurables.train(model_dir=spec['model_dir'], verbose=False,
@@ -60,7 +60,7 @@ if spec['eval_images']:
   images = images[:spec['eval_images']]
   for weights in ('ema', 'raw'):
     model = models.load(spec['model_dir'], use_ema=(weights == 'ema'))
-    bpd = evaluate.evaluate_bits_per_dim(model, images, batch_size=256)
+    bpd = evaluation.evaluate_bits_per_dim(model, images, batch_size=256)
     out[f'test_bits_per_dim_{weights}'] = float(np.mean(bpd))
 print('RESULT ' + json.dumps(out))
 '''

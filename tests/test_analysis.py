@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tfp_flows import analysis
+from tfp_flows.models import evaluation
 from tfp_flows.models import Glow
 
 
@@ -53,7 +54,7 @@ def test_evaluate_bits_per_dim_is_batch_size_independent_given_one_batch():
   images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1)).astype(
       np.uint8)
   seen = []
-  bpd = analysis.evaluate_bits_per_dim(model, images, batch_size=4, seed=3,
+  bpd = evaluation.evaluate_bits_per_dim(model, images, batch_size=4, seed=3,
                                        progress=lambda d, t: seen.append(d))
   assert seen == [4, 8, 10] and bpd.shape == (10,)
   # Batch i uses seed (3, i): the first batch must match a direct call.
@@ -61,7 +62,7 @@ def test_evaluate_bits_per_dim_is_batch_size_independent_given_one_batch():
                                                         seed=(3, 0)),
                              rtol=1e-6)
   with pytest.raises(ValueError, match='batch_size'):
-    analysis.evaluate_bits_per_dim(model, images, batch_size=0)
+    evaluation.evaluate_bits_per_dim(model, images, batch_size=0)
 
 
 def _brute_force_ranks(values):

@@ -328,6 +328,8 @@ def test_load_refuses_a_checkpoint_larger_than_its_config(tmp_path):
          model_fn=lambda: Glow(num_levels=2, num_steps_per_level=2,
                                hidden_channels=8),
          operative_config=TINY_GLOW_CONFIG.format(num_steps=1))
+  # A directory from before model.json: rebuilt from its operative config.
+  os.remove(os.path.join(tmp_path, 'model.json'))
   # The config says 1 step per level; the checkpoint has 2. Before the fix
   # `expect_partial` let the second step's weights go unused, silently.
   with pytest.raises(ValueError, match=(

@@ -1,12 +1,14 @@
 """The checkpoints shipped in checkpoints/: they load and score as their model cards say."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
 
 from tfp_flows import classifiers, models
-from tfp_flows.analysis import evaluate
+from tfp_flows.models import evaluation
+from tfp_flows.models import loading
 from tfp_flows.experiments import shipped_models
 from tfp_flows.experiments import shipping
 
@@ -53,13 +55,28 @@ def test_density_checkpoint_matches_its_card(name):
               or k.startswith(('ema/', 'optimizer/'))]
   for key, dataset in (('own_sample', card['dataset']),
                        ('ood_sample', card['ood_dataset'])):
-    bpd = evaluate.evaluate_bits_per_dim(model, shipping.card_sample(dataset))
+    bpd = evaluation.evaluate_bits_per_dim(model, shipping.card_sample(dataset))
     assert np.isfinite(bpd).all()
     assert abs(bpd.mean() - card['results'][key]['bits_per_dim']) <= (
         TOLERANCE), (key, bpd.mean(), card['results'][key])
   for filename in ('MODEL_CARD.md', 'training_curve.csv', 'samples.png',
-                   'operative_config.gin'):
+                   'operative_config.gin', 'model.json'):
     assert os.path.getsize(os.path.join(path, filename)) > 0, filename
+
+
+@pytest.mark.parametrize('name', DENSITY)
+def test_model_json_agrees_with_the_operative_config(name, tmp_path):
+  # `models.load` reads model.json; the run's config must say the same.
+  path = os.path.join(ROOT, name)
+  from_json = loading.model_spec(path)
+  shutil.copy(os.path.join(path, 'operative_config.gin'), tmp_path)
+  from_config = loading.model_spec(str(tmp_path))
+  assert from_json.class_name == from_config.class_name
+  assert from_json.training_dataset == from_config.training_dataset
+  for key, value in from_json.config.items():
+    expected = from_config.config[key]
+    assert value == (list(expected) if isinstance(expected, tuple)
+                     else expected), key
 
 
 @pytest.mark.parametrize('name,dataset', CLASSIFIERS)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tfp_flows import configurables, models
-from tfp_flows.analysis import evaluate
+from tfp_flows.models import evaluation
 from tfp_flows.experiments import shipping
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,7 +55,7 @@ def test_ship_writes_a_loadable_weights_only_checkpoint(tiny_run, tmp_path):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
   sample = shipping.card_sample('fashion_mnist')
   assert len(sample) == shipping.SAMPLE_SIZE
-  bpd = evaluate.evaluate_bits_per_dim(shipped, sample).mean()
+  bpd = evaluation.evaluate_bits_per_dim(shipped, sample).mean()
   assert bpd == pytest.approx(card['results']['own_sample']['bits_per_dim'],
                               abs=1e-4)
   assert card['results']['own_full']['num_images'] == 10000

@@ -17,6 +17,7 @@ from tfp_flows.analysis import per_image
 from tfp_flows.analysis import sampling
 from tfp_flows.analysis import scoring
 from tfp_flows.analysis import study_summary
+from tfp_flows.models import evaluation
 from tfp_flows.models import Glow
 from tfp_flows.models import PixelCNN
 from tfp_flows.sits import zero_latents
@@ -177,8 +178,8 @@ def test_discrete_rows_share_the_clean_likelihood_and_identities_hold(study):
 def test_rerun_reuses_the_cache(study, glow_dir, monkeypatch):
   out, summary = study
   calls = []
-  original = analysis.evaluate_bits_per_dim
-  monkeypatch.setattr('tfp_flows.analysis.evaluate.evaluate_bits_per_dim',
+  original = evaluation.evaluate_bits_per_dim
+  monkeypatch.setattr('tfp_flows.models.evaluation.evaluate_bits_per_dim',
                       lambda *a, **k: calls.append(1) or original(*a, **k))
   again = entry.analyze_sits(
       [glow_dir], out, num_images=NUM_IMAGES, sits=_small_sits(),

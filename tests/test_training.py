@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfp_flows.models import ema as ema_lib
 from tfp_flows.models import Glow
 from tfp_flows.models import PixelCNN
 from tfp_flows.training import trainer
@@ -268,7 +269,6 @@ def test_tiny_pixelcnn_trains_and_loads_through_the_cli(tmp_path):
 
 
 def test_ema_ramp_forgets_the_initial_weights():
-  from tfp_flows.training import ema as ema_lib  # pylint: disable=g-import-not-at-top
   v = tf.Variable(0.)
   ema = ema_lib.ExponentialMovingAverage([v], decay=0.999)
   v.assign(1.)

@@ -1,8 +1,12 @@
-"""Registers tfp_flows' constructors and entry points with gin.
+"""Every package's gin configurables, for the command-line tools.
 
-The one module that knows about gin: the library itself takes plain
-arguments. Import it (bin/train and `tfp_flows.models.load` do) before
-parsing `.gin` files. Configurables:
+The top of the layering: it imports each package's own `configurables`
+module (models, training, sits, analysis), so a tool imports this one and
+can parse any tfp_flows config; the names are re-exported for code that
+calls the configured entry points (`configurables.train(model_dir=...)`).
+The classifiers register theirs separately
+(`tfp_flows.classifiers.configurables`), so this namespace is unchanged by
+them.
 
   Glow, PixelCNN        model constructors, referenced as `@Glow` / `@PixelCNN`
   train                 the trainer entry point (`train.model_fn = @Glow`)
@@ -11,30 +15,15 @@ parsing `.gin` files. Configurables:
                         the SITs (`analyze_sits.sits = [@Translate(), ...]`)
 """
 
-import gin
-
-from tfp_flows import models
-from tfp_flows import sits
-from tfp_flows.analysis import entry
-from tfp_flows.training import trainer
+from tfp_flows.analysis.configurables import analyze_sits
+from tfp_flows.models.configurables import Glow
+from tfp_flows.models.configurables import PixelCNN
+from tfp_flows.sits.configurables import ComposeSITs
+from tfp_flows.sits.configurables import ContinuousNoise
+from tfp_flows.sits.configurables import DiscreteNoise
+from tfp_flows.sits.configurables import Translate
+from tfp_flows.sits.configurables import ZeroLatents
+from tfp_flows.training.configurables import train
 
 __all__ = ['ComposeSITs', 'ContinuousNoise', 'DiscreteNoise', 'Glow',
            'PixelCNN', 'Translate', 'ZeroLatents', 'analyze_sits', 'train']
-
-Glow = gin.external_configurable(models.Glow, 'Glow')
-PixelCNN = gin.external_configurable(models.PixelCNN, 'PixelCNN')
-# `model_dir` comes from the command line; the hooks are for code, not configs.
-train = gin.external_configurable(
-    trainer.train, 'train',
-    denylist=['model_dir', 'batch_hook', 'verbose', 'operative_config'])
-
-Translate = gin.external_configurable(sits.Translate, 'Translate')
-ContinuousNoise = gin.external_configurable(sits.ContinuousNoise,
-                                            'ContinuousNoise')
-DiscreteNoise = gin.external_configurable(sits.DiscreteNoise, 'DiscreteNoise')
-ZeroLatents = gin.external_configurable(sits.ZeroLatents, 'ZeroLatents')
-ComposeSITs = gin.external_configurable(sits.Compose, 'ComposeSITs')
-# Model and output directories come from the command line.
-analyze_sits = gin.external_configurable(
-    entry.analyze_sits, 'analyze_sits',
-    denylist=['model_dirs', 'output_dir', 'verbose'])

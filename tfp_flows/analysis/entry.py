@@ -1,11 +1,14 @@
 """`analyze_sits`: the study's entry point (model directories in, report out).
 
 `bin/analyze_sits` calls it with gin bindings applied (it is registered in
-`tfp_flows.configurables`); as a library function it takes plain arguments.
+`tfp_flows.analysis.configurables`); as a library function it takes plain arguments.
 """
 
 import os
 
+from tfp_flows import classifiers as classifiers_lib
+from tfp_flows import models
+from tfp_flows import sits as sits_lib
 from tfp_flows.analysis import sit_study
 
 __all__ = ['analyze_sits', 'load_study_models']
@@ -24,7 +27,6 @@ def load_study_models(model_dirs):
     FileNotFoundError / ValueError: from `tfp_flows.models.load`, naming the
       directory (missing, no checkpoint, corrupt checkpoint).
   """
-  from tfp_flows import models  # pylint: disable=g-import-not-at-top
   if isinstance(model_dirs, str):
     model_dirs = [model_dirs]
   if not model_dirs:
@@ -68,7 +70,6 @@ def analyze_sits(model_dirs, output_dir, num_images=None, sits=None,
   Returns:
     The summary dict (also in `output_dir/summary.json`).
   """
-  from tfp_flows import sits as sits_lib  # pylint: disable=g-import-not-at-top
   if isinstance(sits, str) or sits is None:
     sits = sits_lib.preset('default' if sits is None else sits)
     study_models = load_study_models(model_dirs)
@@ -90,7 +91,6 @@ def analyze_sits(model_dirs, output_dir, num_images=None, sits=None,
                          f'and no model given is one ({kinds}).')
   classifiers = []
   if classifier_dirs:
-    from tfp_flows import classifiers as classifiers_lib  # pylint: disable=g-import-not-at-top
     classifiers = [classifiers_lib.load_classifier(d) for d in classifier_dirs]
   return sit_study.run_study(
       study_models, output_dir, sits=sits, datasets=datasets,

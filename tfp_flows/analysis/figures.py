@@ -12,6 +12,7 @@ Per model:
 and the reference paper's figures across models (`paper_figures`).
 """
 
+import io
 import os
 import textwrap
 
@@ -27,6 +28,8 @@ _GRID_IMAGES = 6
 
 
 def _plt():
+  # Deferred: choosing the Agg backend at import time would change the
+  # backend of every program that merely imports tfp_flows.analysis.
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
@@ -34,7 +37,6 @@ def _plt():
 
 
 def _save(fig, path):
-  import io  # pylint: disable=g-import-not-at-top
   buf = io.BytesIO()
   fig.savefig(buf, format='png', dpi=110, bbox_inches='tight')
   _plt().close(fig)

@@ -3,7 +3,7 @@
 import sys
 import time
 
-from tfp_flows.training import summaries
+from tfp_flows.utils import display
 
 __all__ = ['Progress']
 
@@ -50,7 +50,7 @@ class Progress:
     pct = 100. * self._done / self._total if self._total else 100.
     line = (f'{self._prefix}{self._done:,}/{self._total:,} images '
             f'({pct:4.1f}%)  {rate:6.1f} img/s  ETA '
-            f'{summaries.format_eta(eta)}  {self.label}')
+            f'{display.format_eta(eta)}  {self.label}')
     if self._tty:
       self._stream.write('\r' + line[:160].ljust(160))
       if self._done >= self._total:

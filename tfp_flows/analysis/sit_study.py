@@ -18,21 +18,28 @@ Pairing: "before" and "after" of one image use the same dequantisation noise
 """
 
 import hashlib
+import io
 import json
 import os
 import time
+import warnings
+import zipfile
 
 import numpy as np
 
 from tfp_flows import data
 from tfp_flows import sits as sits_lib
-from tfp_flows.analysis import evaluate
+from tfp_flows.analysis import figures
 from tfp_flows.analysis import per_image
 from tfp_flows.analysis import progress as progress_lib
+from tfp_flows.analysis import report as report_lib
 from tfp_flows.analysis import sampling
 from tfp_flows.analysis import scoring
+from tfp_flows.analysis import statistics
 from tfp_flows.analysis import study_summary
+from tfp_flows.analysis import tensorboard_log
 from tfp_flows.models import discrete
+from tfp_flows.models import evaluation
 from tfp_flows.utils import atomic
 
 __all__ = ['StudyModel', 'default_datasets', 'run_study']
@@ -104,8 +111,6 @@ class _Cache:
     not an error: it is reported with its path and recomputed, and `put`
     then replaces it.
     """
-    import warnings  # pylint: disable=g-import-not-at-top
-    import zipfile  # pylint: disable=g-import-not-at-top
     path = self._path(parts)
     if not os.path.exists(path):
       return None
@@ -122,7 +127,6 @@ class _Cache:
       return None
 
   def put(self, parts, fingerprint, arrays):
-    import io  # pylint: disable=g-import-not-at-top
     buf = io.BytesIO()
     np.savez(buf, fingerprint=np.asarray(fingerprint), **arrays)
     atomic.atomic_write_bytes(self._path(parts), buf.getvalue())
@@ -208,7 +212,6 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
   Returns:
     The summary dict written to `summary.json`.
   """
-  from tfp_flows.analysis import report as report_lib  # pylint: disable=g-import-not-at-top
   sits = list(sits_lib.default_sits() if sits is None else sits)
   _check_sits(sits)
   if not models:
@@ -295,7 +298,7 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
 
     def clean_discrete():
       tick = time.perf_counter()
-      bpd = evaluate.evaluate_bits_per_dim(m.model, images, batch_size,
+      bpd = evaluation.evaluate_bits_per_dim(m.model, images, batch_size,
                                            seed=seed, progress=tracker())
       timings['model_seconds'] += time.perf_counter() - tick
       return dict(bpd=bpd)
@@ -399,7 +402,7 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
           out, valid = transform()
           tick = time.perf_counter()
           if score_name is None:
-            bpd = evaluate.evaluate_bits_per_dim(
+            bpd = evaluation.evaluate_bits_per_dim(
                 m.model, out, batch_size, seed=seed, progress=tracker())
             clipped = np.zeros(len(out))
           else:
@@ -450,14 +453,12 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
   timings['statistics_seconds'] = time.perf_counter() - stats_start
   timings['images_scored'] = int(prog.done)
   if write_figures:
-    from tfp_flows.analysis import figures  # pylint: disable=g-import-not-at-top
     tick = time.perf_counter()
     summary['figures'] = figures.write_figures(
         os.path.join(output_dir, 'figures'), summary, table, clean, images_of,
         models, sits, classifier_by_space, seed, batch_size)
     timings['figure_seconds'] = time.perf_counter() - tick
   if write_tensorboard:
-    from tfp_flows.analysis import tensorboard_log  # pylint: disable=g-import-not-at-top
     tick = time.perf_counter()
     tensorboard_log.write(os.path.join(output_dir, 'tensorboard'), summary,
                           table, output_dir)
@@ -472,7 +473,6 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
 
 def _clean_summary(clean, num_bootstrap, seed, table):
   """Clean (untransformed) bits/dim per model x data set, with per-class means."""
-  from tfp_flows.analysis import statistics  # pylint: disable=g-import-not-at-top
   out = []
   for (model, dataset), entry in clean.items():
     bpd, labels = entry['bpd'], entry['labels']

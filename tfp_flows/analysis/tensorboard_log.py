@@ -11,6 +11,9 @@ Tags (step 0, one run directory per model under `tensorboard/`):
 import os
 
 import numpy as np
+import tensorflow as tf
+
+from tfp_flows.analysis import report
 
 __all__ = ['write']
 
@@ -32,8 +35,6 @@ def write(log_dir, summary, table, output_dir):
     table: per-image table (for the histograms).
     output_dir: the study's output directory (figures are read from it).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfp_flows.analysis import report  # pylint: disable=g-import-not-at-top
   models = list(summary['config']['models'])
   for model in models:
     writer = tf.summary.create_file_writer(os.path.join(log_dir, model))

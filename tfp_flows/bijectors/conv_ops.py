@@ -5,7 +5,7 @@ TensorFlow's CPU `Conv2D` (and its two gradients) uses the cores poorly when a
 of every coupling network does (128 -> 2..8 channels). The same convolution
 written as one matmul to `9 * C_out` channels followed by a sum of the nine
 shifted taps computes the same values several times faster, most of all
-with gradients (figures in docs/PERFORMANCE.md, `bench/conv_shapes.py`).
+with gradients (figures in docs/PERFORMANCE.md, `bench/archive/conv_shapes.py`).
 """
 
 import numpy as np

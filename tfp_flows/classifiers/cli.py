@@ -21,8 +21,15 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+# Imported after the environment variable above, which TF reads on import.
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags  # pylint: disable=g-import-not-at-top
+from absl import logging  # pylint: disable=g-import-not-at-top
+import gin  # pylint: disable=g-import-not-at-top
+
+from tfp_flows import data  # pylint: disable=g-import-not-at-top
+from tfp_flows.classifiers import configurables  # pylint: disable=g-import-not-at-top
+from tfp_flows.utils import atomic  # pylint: disable=g-import-not-at-top
 
 __all__ = ['main', 'default_gin_file']
 
@@ -60,14 +67,9 @@ def _first_line(error):
 
 def main(argv):
   """Parses the gin configuration, trains, saves; see the module docstring."""
-  from absl import logging  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.WARNING)
   if len(argv) > 1:
     _fail(f'unexpected arguments {argv[1:]}; use --gin_param for bindings.')
-  import gin  # pylint: disable=g-import-not-at-top
-  from tfp_flows import data  # pylint: disable=g-import-not-at-top
-  from tfp_flows.classifiers import configurables  # pylint: disable=g-import-not-at-top
-  from tfp_flows.utils import atomic  # pylint: disable=g-import-not-at-top
 
   gin_files = list(FLAGS.gin_file)
   gin_params = list(FLAGS.gin_param)

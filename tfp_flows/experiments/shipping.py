@@ -2,7 +2,8 @@
 
 A shipped checkpoint is what `tfp_flows.models.load` reads, and no more:
 
-  operative_config.gin          the run's config (rebuilds the model)
+  model.json                    the model's class and arguments (rebuilds it)
+  operative_config.gin          the run's config
   ckpt-<step>.index / .data-*   final weights only: the EMA weights where the
                                 run kept them, no optimizer state
   training_curve.csv            step, wall_seconds, train_bits_per_dim,
@@ -26,11 +27,25 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
+import tensorflow as tf
+
+from tfp_flows import classifiers
+from tfp_flows import data
+from tfp_flows import models
+from tfp_flows.analysis import sampling
+from tfp_flows.analysis import statistics
+from tfp_flows.experiments import shipped_models
+from tfp_flows.models import evaluation
+from tfp_flows.models import loading
+from tfp_flows.utils import atomic
+from tfp_flows.utils import config_text
+from tfp_flows.utils import display
 
 __all__ = ['CARD_FILENAME', 'CURVE_COLUMNS', 'SAMPLE_SEED', 'card_sample',
            'export_weights', 'main', 'machine_description', 'read_card',
@@ -77,8 +92,6 @@ def training_curve(model_dir):
     `wall_seconds` counts from the first event, so a resumed run's pause is
     included.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfp_flows import data  # pylint: disable=g-import-not-at-top
   config = _read_config(model_dir)
   own = config.get('train.dataset', 'fashion_mnist')
   ood = data.ood_dataset_for(own)
@@ -124,13 +137,12 @@ def _curve_csv(rows):
 
 def _read_config(model_dir):
   """Bindings of `model_dir/operative_config.gin` as {name: python value}."""
-  from tfp_flows.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   path = os.path.join(model_dir, 'operative_config.gin')
   if not os.path.exists(path):
     raise FileNotFoundError(f'{path} is missing: {model_dir!r} is not a '
                             'model directory written by bin/train.')
   with open(path, encoding='utf-8') as f:
-    bindings = model_dir_lib.parse_bindings(f.read())
+    bindings = config_text.parse_bindings(f.read())
   out = {}
   for key, text in bindings.items():
     try:
@@ -151,7 +163,6 @@ def export_weights(model, output_dir):
   Returns:
     The checkpoint path prefix written.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   step = os.path.basename(model.checkpoint_path).rsplit('-', 1)[1]
   return tf.train.Checkpoint(model=model).write(
       os.path.join(output_dir, f'ckpt-{step}'))
@@ -164,16 +175,13 @@ def card_sample(dataset, size=SAMPLE_SIZE):
 
 def _card_sample_and_labels(dataset, size=SAMPLE_SIZE):
   """`(images, labels)` of the card's fixed test sample."""
-  from tfp_flows import data  # pylint: disable=g-import-not-at-top
-  from tfp_flows.analysis import sampling  # pylint: disable=g-import-not-at-top
   images, labels = data.load(dataset, 'test')
   idx = sampling.stratified_indices(labels, size, seed=SAMPLE_SEED)
   return images[idx], labels[idx]
 
 
 def _score(model, images):
-  from tfp_flows.analysis import evaluate, statistics  # pylint: disable=g-import-not-at-top
-  bpd = evaluate.evaluate_bits_per_dim(model, images, batch_size=256)
+  bpd = evaluation.evaluate_bits_per_dim(model, images, batch_size=256)
   low, high = statistics.bootstrap_mean_ci(bpd)
   factor = model.per_model_pixel_factor
   return dict(num_images=int(len(bpd)), bits_per_dim=float(bpd.mean()),
@@ -181,12 +189,10 @@ def _score(model, images):
 
 
 def _sample_png(model, seed=0):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfp_flows.training import summaries  # pylint: disable=g-import-not-at-top
   kwargs = ({'temperature': 0.7} if 'temperature' in
             model.sample.__code__.co_varnames else {})
   images = np.asarray(model.sample(16, seed=seed, **kwargs))
-  grid = summaries.image_grid(images.astype(np.uint8), num_cols=8)[0]
+  grid = display.image_grid(images.astype(np.uint8), num_cols=8)[0]
   return tf.io.encode_png(grid).numpy(), kwargs.get('temperature')
 
 
@@ -261,7 +267,6 @@ def render_card(card):
 
 
 def _git_commit():
-  import subprocess  # pylint: disable=g-import-not-at-top
   try:
     out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                          capture_output=True, text=True, check=True,
@@ -296,7 +301,6 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
   Returns:
     The card `dict` (also written as `card.json`).
   """
-  from tfp_flows import data, models  # pylint: disable=g-import-not-at-top
   config = _read_config(model_dir)
   final = config.get('train.num_steps')
   model = models.load(model_dir)
@@ -313,6 +317,9 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
   try:
     export_weights(model, staging)
     shutil.copy(os.path.join(model_dir, 'operative_config.gin'), staging)
+    # What `models.load` rebuilds the model from (runs trained before
+    # bin/train wrote it have only the operative config).
+    loading.write_model_json(staging, model, own)
     with open(os.path.join(staging, 'training_curve.csv'), 'w',
               encoding='utf-8') as f:
       f.write(_curve_csv(curve))
@@ -380,9 +387,6 @@ def write_classifier_card(classifier_dir, name):
   Returns:
     The card `dict`.
   """
-  from tfp_flows import classifiers, data  # pylint: disable=g-import-not-at-top
-  from tfp_flows.analysis import statistics  # pylint: disable=g-import-not-at-top
-  from tfp_flows.utils import atomic  # pylint: disable=g-import-not-at-top
   classifier = classifiers.load_classifier(classifier_dir)
   with open(os.path.join(classifier_dir, 'classifier.json'),
             encoding='utf-8') as f:
@@ -448,7 +452,6 @@ def registry_defaults(name, output_root):
   An additive Glow's goal is the shipped affine Glow's test bits/dim on the
   same data set plus `ADDITIVE_GAP` (None while that one is not shipped).
   """
-  from tfp_flows.experiments import shipped_models  # pylint: disable=g-import-not-at-top
   spec = {m.name: m for m in shipped_models.DENSITY_MODELS}.get(name)
   if spec is None:
     return None, None, None

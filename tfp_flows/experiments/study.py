@@ -32,6 +32,18 @@ import subprocess
 import sys
 import time
 
+from tfp_flows import sits as sits_lib
+from tfp_flows.analysis import claims as claims_lib
+from tfp_flows.analysis import entry
+from tfp_flows.analysis import per_image
+from tfp_flows.analysis import reproduction_page
+from tfp_flows.classifiers import loading as classifier_loading
+from tfp_flows.experiments import shipped_models
+from tfp_flows.experiments import shipping
+from tfp_flows.models import checkpoints
+from tfp_flows.models import loading
+from tfp_flows.utils import atomic
+
 __all__ = ['DEFAULT_NUM_IMAGES', 'QUICK_NUM_IMAGES', 'ReproduceError',
            'check_checkpoints', 'main', 'run']
 
@@ -111,9 +123,6 @@ def check_checkpoints(checkpoints_dir, allow_missing=False,
     ReproduceError: a required model is absent (unless `allow_missing`) or
       any present directory is damaged; the message names it.
   """
-  from tfp_flows.classifiers import loading as classifier_loading  # pylint: disable=g-import-not-at-top
-  from tfp_flows.experiments import shipped_models  # pylint: disable=g-import-not-at-top
-  from tfp_flows.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
   required = shipped_models.SHIPPED if required is None else required
   density, classifiers, missing = [], [], []
 
@@ -127,14 +136,14 @@ def check_checkpoints(checkpoints_dir, allow_missing=False,
     if not os.path.isdir(path):
       absent(model.name)
       continue
-    for filename in ('operative_config.gin', 'card.json'):
+    for filename in (loading.MODEL_JSON, 'operative_config.gin', 'card.json'):
       if not os.path.exists(os.path.join(path, filename)):
         raise ReproduceError(f'checkpoint {path} is damaged: {filename} is '
                              'missing.')
-    paths = model_dir_lib.checkpoint_paths(path)
+    paths = checkpoints.checkpoint_paths(path)
     if not paths:
       raise ReproduceError(f'checkpoint {path} is damaged: no ckpt-* files.')
-    damage = model_dir_lib.checkpoint_damage(paths[0])
+    damage = checkpoints.checkpoint_damage(paths[0])
     if damage is not None:
       raise ReproduceError(f'checkpoint {paths[0]} is damaged: {damage}.')
     density.append((model, path))
@@ -163,7 +172,6 @@ def check_checkpoints(checkpoints_dir, allow_missing=False,
 
 def _retrain(args):
   """Trains every shipped model from its config and exports it."""
-  from tfp_flows.experiments import shipped_models, shipping  # pylint: disable=g-import-not-at-top
   hours = 0.
   for model in shipped_models.DENSITY_MODELS:
     card = os.path.join(args.checkpoints_dir, model.name)
@@ -231,11 +239,6 @@ def _commit():
 
 def run(args):
   """Runs the reproduction; returns the page path."""
-  from tfp_flows import sits as sits_lib  # pylint: disable=g-import-not-at-top
-  from tfp_flows.analysis import claims as claims_lib  # pylint: disable=g-import-not-at-top
-  from tfp_flows.analysis import entry, per_image, reproduction_page  # pylint: disable=g-import-not-at-top
-  from tfp_flows.experiments import shipped_models, shipping  # pylint: disable=g-import-not-at-top
-  from tfp_flows.utils import atomic  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
   checkpoints_dir = _retrain(args) if args.retrain else args.checkpoints_dir
   # Retrained models must all be there; shipped ones as far as committed.
@@ -293,7 +296,6 @@ def run(args):
 
 
 def _named_sit(name):
-  from tfp_flows import sits as sits_lib  # pylint: disable=g-import-not-at-top
   found = [s for s in sits_lib.preset('default') if s.name == name]
   if not found:
     raise ValueError(f'no SIT named {name!r} in the default preset')

@@ -1,19 +1,127 @@
-"""Rebuilds a trained model from its model directory (for analysis)."""
+"""Rebuilds a trained model from its model directory, without gin.
 
-import inspect
+A model directory written by `bin/train` holds `model.json` (the model's
+class and constructor arguments, `model.config`, and its training set),
+`operative_config.gin` and checkpoints. The model is rebuilt from
+`model.json`; directories written before it existed are rebuilt from the
+literal bindings of `operative_config.gin`, read as text. Neither touches
+the process's global gin configuration.
+"""
+
+import ast
+import json
 import os
 
 import tensorflow as tf
 
-__all__ = ['load']
+from tfp_flows.models import checkpoints
+from tfp_flows.models import ema as ema_lib
+from tfp_flows.models import glow
+from tfp_flows.models import pixelcnn
+from tfp_flows.utils import atomic
+from tfp_flows.utils import config_text
+
+__all__ = ['MODEL_CLASSES', 'MODEL_JSON', 'ModelSpec', 'load', 'model_spec',
+           'write_model_json']
+
+MODEL_JSON = 'model.json'
+# The classes a model directory may name; a new model class is added here.
+MODEL_CLASSES = {'Glow': glow.Glow, 'PixelCNN': pixelcnn.PixelCNN}
+# `train.dataset`'s default, for operative configs that do not bind it.
+_DEFAULT_TRAINING_DATASET = 'fashion_mnist'
+
+
+class ModelSpec:
+  """What rebuilds a trained model: class name, arguments, training set.
+
+  Attributes:
+    class_name: Python `str`, a key of `MODEL_CLASSES`.
+    config: `dict` of constructor keyword arguments (JSON values).
+    training_dataset: Python `str`, the data set it was trained on.
+  """
+
+  def __init__(self, class_name, config, training_dataset):
+    if class_name not in MODEL_CLASSES:
+      raise ValueError(f'Unknown model class {class_name!r}; known: '
+                       f'{", ".join(sorted(MODEL_CLASSES))}.')
+    self.class_name = class_name
+    self.config = dict(config)
+    self.training_dataset = training_dataset
+
+  def build(self):
+    """A freshly initialised model of this spec."""
+    return MODEL_CLASSES[self.class_name](**self.config)
+
+  def to_json(self):
+    return json.dumps(dict(model=self.class_name, config=self.config,
+                           training_dataset=self.training_dataset),
+                      indent=2, sort_keys=True) + '\n'
+
+
+def write_model_json(model_dir, model, training_dataset):
+  """Writes `model_dir/model.json` for `model` (atomically).
+
+  Args:
+    model_dir: Python `str`, an existing directory.
+    model: a model of one of `MODEL_CLASSES`, with its `config`.
+    training_dataset: Python `str`.
+
+  Returns:
+    The path written.
+  """
+  spec = ModelSpec(type(model).__name__, model.config, training_dataset)
+  path = os.path.join(model_dir, MODEL_JSON)
+  atomic.atomic_write_text(path, spec.to_json())
+  return path
+
+
+def model_spec(model_dir):
+  """The `ModelSpec` of a model directory (`model.json`, else its gin text).
+
+  Raises:
+    FileNotFoundError: neither file exists.
+    ValueError: the file cannot be read as a model spec; the message names
+      the file and the problem.
+  """
+  json_path = os.path.join(model_dir, MODEL_JSON)
+  if os.path.exists(json_path):
+    try:
+      with open(json_path) as f:
+        raw = json.load(f)
+      return ModelSpec(raw['model'], raw['config'], raw['training_dataset'])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise ValueError(f'Cannot use {json_path}: {e}') from e
+  config_path = os.path.join(model_dir, 'operative_config.gin')
+  if not os.path.exists(config_path):
+    raise FileNotFoundError(
+        f'{model_dir!r} has neither {MODEL_JSON} nor operative_config.gin: '
+        'it is not a model directory written by bin/train.')
+  with open(config_path) as f:
+    bindings = config_text.parse_bindings(f.read())
+  try:
+    reference = bindings['train.model_fn']
+    class_name = reference.lstrip('@').rstrip('()')
+    if not reference.startswith('@') or class_name not in MODEL_CLASSES:
+      raise ValueError(f'train.model_fn = {reference} names no model class '
+                       f'({", ".join(sorted(MODEL_CLASSES))})')
+    config = {name.split('.', 1)[1]: ast.literal_eval(value)
+              for name, value in bindings.items()
+              if name.startswith(class_name + '.')}
+    training_dataset = ast.literal_eval(
+        bindings.get('train.dataset', repr(_DEFAULT_TRAINING_DATASET)))
+    return ModelSpec(class_name, config, training_dataset)
+  except KeyError as e:
+    raise ValueError(f'Cannot use {config_path}: it binds no {e}.') from e
+  except (ValueError, SyntaxError) as e:
+    raise ValueError(f'Cannot use {config_path}: {e}.') from e
 
 
 def load(model_dir, checkpoint=None, use_ema=True):
   """Rebuilds the model of a `bin/train` run and restores its weights.
 
-  The model is rebuilt from `model_dir/operative_config.gin` (the exact
-  configuration the run used), then a checkpoint is restored: the latest in
-  `model_dir`, or the one named by `checkpoint` (a path, or a step number).
+  The model is rebuilt from `model_spec(model_dir)`, then a checkpoint is
+  restored: the newest in `model_dir`, or the one named by `checkpoint` (a
+  path, or a step number). Global gin state is neither read nor changed.
 
   Args:
     model_dir: directory written by `bin/train`.
@@ -21,66 +129,29 @@ def load(model_dir, checkpoint=None, use_ema=True):
       file names it), an `int` step, or a checkpoint path prefix.
     use_ema: if the run kept Polyak averages, load those weights.
 
-  Note: this replaces the process's global gin configuration with the run's
-  operative config (that is how the model is rebuilt); parse your own
-  bindings again afterwards if you need them.
-
   Returns:
     The `ImageDensityModel`, weights restored (ActNorm flags included), with
-    attributes `checkpoint_path`, `model_dir` and `training_dataset` (the
-    run's `train.dataset`).
+    attributes `checkpoint_path`, `model_dir` and `training_dataset`.
 
   Raises:
-    FileNotFoundError: no directory, no `operative_config.gin`, or no
-      checkpoint.
-    ValueError: an unreadable config, a damaged checkpoint (truncated,
+    FileNotFoundError: no directory, no model spec, or no checkpoint.
+    ValueError: an unreadable spec, a damaged checkpoint (truncated,
       bit-flipped or missing file: the message names it; a newest
       checkpoint that the state file names but is gone counts as damaged),
       or a mismatched one.
   """
-  import gin  # pylint: disable=g-import-not-at-top
-  from tfp_flows import configurables  # pylint: disable=g-import-not-at-top,unused-import
-  from tfp_flows.training import ema as ema_lib  # pylint: disable=g-import-not-at-top
-  from tfp_flows.training import model_dir as model_dir_lib  # pylint: disable=g-import-not-at-top
-  from tfp_flows.training import trainer  # pylint: disable=g-import-not-at-top
-
   if not os.path.isdir(model_dir):
     raise FileNotFoundError(f'Model directory {model_dir!r} does not exist.')
-  config_path = os.path.join(model_dir, 'operative_config.gin')
-  if not os.path.exists(config_path):
-    raise FileNotFoundError(
-        f'{config_path} is missing: {model_dir!r} is not a model directory '
-        'written by bin/train.')
-  with gin.unlock_config():
-    gin.clear_config()
-    try:
-      gin.parse_config_file(config_path)
-      model_ref = gin.query_parameter('train.model_fn')
-    except (ValueError, KeyError) as e:
-      raise ValueError(f'Cannot use {config_path}: {e}') from e
-    try:
-      training_dataset = gin.query_parameter('train.dataset')
-    except ValueError:
-      training_dataset = inspect.signature(trainer.train).parameters[
-          'dataset'].default
-  model = model_ref.scoped_configurable_fn()
-
-  if checkpoint is None:
-    # The newest one, named by the `checkpoint` state file or on disk; a
-    # state file naming a checkpoint that is gone is damage, not absence.
-    paths = model_dir_lib.checkpoint_paths(model_dir)
-    if not paths:
-      raise FileNotFoundError(f'{model_dir!r} has no checkpoint; train it '
-                              'first.')
-    path = paths[0]
-  else:
-    if isinstance(checkpoint, int):
-      path = os.path.join(model_dir, f'ckpt-{checkpoint}')
-    else:
-      path = str(checkpoint)
-    if not tf.io.gfile.exists(path + '.index'):
-      raise FileNotFoundError(f'Checkpoint {path!r} does not exist.')
-  damage = model_dir_lib.checkpoint_damage(path)
+  spec = model_spec(model_dir)
+  described_by = os.path.join(model_dir, MODEL_JSON if os.path.exists(
+      os.path.join(model_dir, MODEL_JSON)) else 'operative_config.gin')
+  try:
+    model = spec.build()
+  except (TypeError, ValueError) as e:
+    raise ValueError(f'Cannot build the model of {described_by}: '
+                     f'{str(e).splitlines()[0]}') from e
+  path = _checkpoint_path(model_dir, checkpoint)
+  damage = checkpoints.checkpoint_damage(path)
   if damage is not None:
     raise ValueError(f'Checkpoint {path!r} is damaged: {damage}. Load an '
                      'earlier one with `checkpoint=STEP`.')
@@ -97,7 +168,8 @@ def load(model_dir, checkpoint=None, use_ema=True):
     status.assert_existing_objects_matched()
   except (tf.errors.OpError, AssertionError, ValueError) as e:
     raise ValueError(f'Checkpoint {path!r} could not be restored into the '
-                     f'model of {config_path}: {str(e).splitlines()[0]}') from e
+                     f'model of {described_by}: '
+                     f'{str(e).splitlines()[0]}') from e
   # `expect_partial` would also hide model weights that nothing in the
   # model took (e.g. a 2-step-per-level checkpoint under a 1-step config).
   unused = _unmatched_weights(status, reader, tuple(f'{name}/'
@@ -105,7 +177,7 @@ def load(model_dir, checkpoint=None, use_ema=True):
                               model)
   if unused:
     raise ValueError(
-        f'Checkpoint {path!r} does not fit the model of {config_path}: '
+        f'Checkpoint {path!r} does not fit the model of {described_by}: '
         f'{len(unused)} of its weights match no variable of the model (e.g. '
         f'{", ".join(unused[:3])}); the config describes a smaller model than '
         'the one trained.')
@@ -114,8 +186,27 @@ def load(model_dir, checkpoint=None, use_ema=True):
       v.assign(shadow)
   model.checkpoint_path = path
   model.model_dir = model_dir
-  model.training_dataset = training_dataset
+  model.training_dataset = spec.training_dataset
   return model
+
+
+def _checkpoint_path(model_dir, checkpoint):
+  """The checkpoint prefix `load` restores (see its `checkpoint` argument)."""
+  if checkpoint is None:
+    # The newest one, named by the `checkpoint` state file or on disk; a
+    # state file naming a checkpoint that is gone is damage, not absence.
+    paths = checkpoints.checkpoint_paths(model_dir)
+    if not paths:
+      raise FileNotFoundError(f'{model_dir!r} has no checkpoint; train it '
+                              'first.')
+    return paths[0]
+  if isinstance(checkpoint, int):
+    path = os.path.join(model_dir, f'ckpt-{checkpoint}')
+  else:
+    path = str(checkpoint)
+  if not tf.io.gfile.exists(path + '.index'):
+    raise FileNotFoundError(f'Checkpoint {path!r} does not exist.')
+  return path
 
 
 def _unmatched_weights(status, reader, prefixes, model):

@@ -2,24 +2,20 @@
 
 * `compare_configs`: a resumed run's operative config against the saved one;
   only run-length and logging knobs (`RESUMABLE_BINDINGS`) may differ.
-* `checkpoint_paths`, `checkpoint_damage`: every checkpoint of a directory,
-  whether or not its `checkpoint` state file names it, and whether one can
-  be read in full.
 * `ModelDirLock`: one trainer per model dir at a time.
 """
 
 import datetime
 import fcntl
-import glob
 import os
-import re
 import socket
 import sys
 
+from tfp_flows.utils.config_text import parse_bindings
+
 __all__ = ['ConfigMismatchError', 'LOCK_FILE', 'ModelDirLock',
            'ModelDirLockedError', 'NoIntactCheckpointError',
-           'RESUMABLE_BINDINGS', 'checkpoint_damage', 'checkpoint_paths',
-           'compare_configs', 'parse_bindings']
+           'RESUMABLE_BINDINGS', 'compare_configs']
 
 LOCK_FILE = '.train.lock'
 
@@ -33,8 +29,6 @@ RESUMABLE_BINDINGS = frozenset(
         'keep_checkpoints', 'eval_every', 'log_every', 'summary_every',
         'sample_every', 'num_samples', 'ema_decay'))
 
-_BINDING = re.compile(r'^([A-Za-z_][\w./]*)\s*=(.*)$')
-
 
 class ConfigMismatchError(ValueError):
   """A model dir is being resumed with a configuration that changes the run."""
@@ -46,37 +40,6 @@ class NoIntactCheckpointError(ValueError):
 
 class ModelDirLockedError(RuntimeError):
   """Another live process is training in the same model dir."""
-
-
-def parse_bindings(text):
-  """The bindings of a gin config text (e.g. an operative config).
-
-  Comments, blank lines, `import` and `include` lines are skipped; a value
-  may continue over indented lines (gin's own formatting of long values).
-  Values are compared as text, with whitespace collapsed: two operative
-  configs print the same value the same way.
-
-  Args:
-    text: Python `str`, gin config.
-
-  Returns:
-    `dict` mapping `'[scope/]Configurable.parameter'` to its value's text.
-  """
-  bindings, name = {}, None
-  for line in text.splitlines():
-    stripped = line.strip()
-    if not stripped or stripped.startswith('#'):
-      continue
-    match = _BINDING.match(line)
-    if match:
-      name = match.group(1)
-      bindings[name] = match.group(2)
-    elif line[0] in ' \t' and name is not None:
-      bindings[name] += ' ' + stripped
-    elif stripped.startswith(('import ', 'include ')):
-      name = None
-  return {k: ' '.join(v.replace('\\', ' ').split())
-          for k, v in bindings.items()}
 
 
 def compare_configs(saved_text, new_text, saved_path='the saved config'):
@@ -113,93 +76,6 @@ def compare_configs(saved_text, new_text, saved_path='the saved config'):
         f'in {"; ".join(refused)} (only {", ".join(sorted(RESUMABLE_BINDINGS))}'
         ' may change; use a new model dir for another configuration).')
   return allowed
-
-
-# --------------------------------------------------------------- checkpoints
-
-_CKPT_INDEX = re.compile(r'^(.*-(\d+))\.index$')
-
-
-def _step_of(path):
-  match = re.search(r'-(\d+)$', path)
-  return int(match.group(1)) if match else -1
-
-
-def checkpoint_paths(directory, prefix='ckpt'):
-  """Every checkpoint of `directory`, newest (highest step) first.
-
-  The union of the ones the `checkpoint` state file names (which may be
-  missing from disk) and the `<prefix>-<step>.index` files on disk (which
-  the state file may not name, e.g. after copying a run without it).
-
-  Args:
-    directory: Python `str`, a model directory.
-    prefix: checkpoint file prefix (`tf.train.CheckpointManager`'s).
-
-  Returns:
-    `list` of checkpoint path prefixes (`.../ckpt-N`).
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  paths = set()
-  for index in glob.glob(os.path.join(glob.escape(directory),
-                                      f'{prefix}-*.index')):
-    match = _CKPT_INDEX.match(index)
-    if match:
-      paths.add(os.path.normpath(match.group(1)))
-  try:
-    state = tf.train.get_checkpoint_state(directory)
-  except (tf.errors.OpError, ValueError):
-    state = None  # An unreadable state file: the files on disk still count.
-  if state is not None:
-    # TF has already joined relative entries with `directory`.
-    for path in list(state.all_model_checkpoint_paths) + [
-        state.model_checkpoint_path]:
-      if path:
-        paths.add(os.path.normpath(path))
-  return sorted(paths, key=lambda p: (_step_of(p), p), reverse=True)
-
-
-def checkpoint_damage(path):
-  """Why the checkpoint `path` cannot be restored, or None if it is intact.
-
-  Reads every tensor, so each is checked against the checksum its `.index`
-  stores: a truncated, bit-flipped or missing file is found before any of
-  it is restored.
-
-  Args:
-    path: Python `str`, checkpoint path prefix (`.../ckpt-N`).
-
-  Returns:
-    Python `str` naming the damaged file and the damage, or `None`.
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  index = path + '.index'
-  if not os.path.exists(index):
-    return f'{index} is missing'
-  try:
-    reader = tf.train.load_checkpoint(path)
-  except Exception as e:  # pylint: disable=broad-except
-    return f'{index} is unreadable ({_first_line(e)})'
-  data_files = sorted(glob.glob(glob.escape(path) + '.data-*'))
-  try:
-    for key in reader.get_variable_to_shape_map():
-      reader.get_tensor(key)
-  except Exception as e:  # pylint: disable=broad-except
-    # IndexError ("Read less bytes than requested") for a truncated data
-    # file, DataLossError for a checksum mismatch, NotFoundError if absent.
-    if not data_files:
-      return f'{path}.data-00000-of-00001 is missing'
-    return (f'{", ".join(data_files)} is damaged ({type(e).__name__}: '
-            f'{_first_line(e)})')
-  return None
-
-
-def _first_line(error):
-  lines = str(error).strip().splitlines()
-  return lines[0] if lines else type(error).__name__
-
-
-# ---------------------------------------------------------------------- lock
 
 
 def _pid_alive(pid):

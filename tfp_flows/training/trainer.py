@@ -23,14 +23,18 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows import analysis
 from tfp_flows import data
+from tfp_flows.models import checkpoints
 from tfp_flows.models import discrete
-from tfp_flows.training import ema as ema_lib
+from tfp_flows.models import ema as ema_lib
+from tfp_flows.models import evaluation
+from tfp_flows.models import loading
 from tfp_flows.training import model_dir as model_dir_lib
 from tfp_flows.training import optimizers
 from tfp_flows.training import strategies
-from tfp_flows.training import summaries
+from tfp_flows.utils import atomic
+from tfp_flows.utils import display
+from tfp_flows.utils import ranking
 
 __all__ = ['ConfigMismatchError', 'ModelDirLockedError',
            'NoIntactCheckpointError', 'NonFiniteTrainingError',
@@ -88,7 +92,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   """Trains an image density model by maximum likelihood; resumes if possible.
 
   Args:
-    model_dir: checkpoints, `operative_config.gin` and TensorBoard events go
+    model_dir: checkpoints, `operative_config.gin`, `model.json` (what
+      `models.load` rebuilds the model from) and TensorBoard events go
       here; the newest intact checkpoint found there is resumed (with or
       without a `checkpoint` state file).
     model_fn: callable with no arguments returning an `ImageDensityModel`
@@ -208,7 +213,7 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       # Every checkpoint on disk, named by the `checkpoint` state file or not
       # (a run copied without that file must resume, not start over and
       # overwrite its checkpoints).
-      candidates = model_dir_lib.checkpoint_paths(write_dir)
+      candidates = checkpoints.checkpoint_paths(write_dir)
       if (operative_config is not None and candidates
           and os.path.exists(config_path)):
         # Before anything is restored or written: a resume must not relabel
@@ -264,6 +269,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                        f'{dataset} images {list(train_images.shape[1:])}.')
     if operative_config is not None and chief:
       _write_text(config_path, operative_config)
+    if chief and type(model).__name__ in loading.MODEL_CLASSES:
+      # What `models.load` rebuilds the model from, without gin.
+      loading.write_model_json(model_dir, model, dataset)
 
     rng = np.random.default_rng(seed)
     initialized = False
@@ -343,11 +351,11 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       results = {}
       with (ema.swapped_in() if ema is not None else _null()):
         for name, images in eval_sets.items():
-          bpd = analysis.evaluate_bits_per_dim(model, images, eval_batch_size,
+          bpd = evaluation.evaluate_bits_per_dim(model, images, eval_batch_size,
                                                seed=seed)
           results[name] = bpd
       in_bpd, ood_bpd = results[dataset], results[ood_dataset]
-      auc = analysis.auroc(in_bpd, ood_bpd)
+      auc = ranking.auroc(in_bpd, ood_bpd)
       summary = {name: float(v.mean()) for name, v in results.items()}
       summary['ood_auroc'] = auc
       # Both bits/dim definitions (`discrete`): they differ for padded models.
@@ -381,7 +389,7 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
           imgs = model.sample(num_samples, seed=seed * 100_003 + step,
                               **kwargs).numpy()
           tag = 'samples' if t is None else f'samples/temperature_{t}'
-          tf.summary.image(tag, summaries.image_grid(imgs), step=step)
+          tf.summary.image(tag, display.image_grid(imgs), step=step)
 
     losses, skipped = [], []
     bad_in_a_row = 0
@@ -437,7 +445,7 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
             'nan')
         log(f'step {step}/{num_steps}  loss {loss:.4f} bits/dim  grad norm '
             f'{grad_norm:.3g}  {img_s:.1f} img/s  ETA '
-            f'{summaries.format_eta(eta)}')
+            f'{display.format_eta(eta)}')
       if chief and summary_every and step % summary_every == 0:
         with writer.as_default():
           tf.summary.scalar('train/loss', loss, step=step)
@@ -546,7 +554,7 @@ def _newest_intact(candidates, directory, log):
   """
   reasons = []
   for path in candidates:
-    damage = model_dir_lib.checkpoint_damage(path)
+    damage = checkpoints.checkpoint_damage(path)
     if damage is None:
       if reasons:
         log(f'Falling back to {path}.')
@@ -579,6 +587,5 @@ def _apply_hook(strat, hook, batch_index, images):
 
 
 def _write_text(path, text):
-  from tfp_flows.utils import atomic_write_text  # pylint: disable=g-import-not-at-top
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  atomic_write_text(path, text)
+  atomic.atomic_write_text(path, text)

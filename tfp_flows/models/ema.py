@@ -1,4 +1,9 @@
-"""Polyak (exponential moving average) copies of a model's weights."""
+"""Polyak (exponential moving average) copies of a model's weights.
+
+Kept with the models, not the trainer: a trained model's weights are its
+averages, so loading (`loading.load`) restores them as the trainer saved
+them.
+"""
 
 import contextlib
 

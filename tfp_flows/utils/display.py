@@ -1,4 +1,4 @@
-"""TensorBoard helpers: image grids and console progress lines."""
+"""How images and durations are shown: TensorBoard image grids, ETAs."""
 
 import math
 
