@@ -276,7 +276,7 @@ def test_cli_bad_value_is_a_one_line_error(tmp_path):
                 '--gin_param=train_classifier.epochs = 0')
   assert result.returncode == 2, result.stderr
   assert _our_stderr_lines(result.stderr) == [
-      'train_classifier: error: `epochs` must be an int >= 1; got 0.']
+      'train_classifier: error: `epochs` must be a positive integer; got 0.']
 
 
 def test_wrapper_trains_into_a_directory_relative_to_the_caller(tmp_path):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tfp_flows.utils.validation import positive_int
+
 __all__ = ['stratified_indices']
 
 
@@ -24,16 +26,14 @@ def stratified_indices(labels, num_images, seed=0):
     int64 array `[num_images]` of distinct indices into `labels`, sorted.
 
   Raises:
+    TypeError: `num_images` neither None nor a number (or a bool).
     ValueError: `num_images` not a positive integer or larger than `N`.
   """
   labels = np.asarray(labels).ravel()
   n = labels.size
   if num_images is None:
     return np.arange(n, dtype=np.int64)
-  if isinstance(num_images, bool) or not isinstance(
-      num_images, (int, np.integer)) or num_images <= 0:
-    raise ValueError(f'`num_images` must be a positive integer or None; got '
-                     f'{num_images!r}.')
+  num_images = positive_int(num_images, 'num_images')
   if num_images > n:
     raise ValueError(f'`num_images` ({num_images}) exceeds the {n} images of '
                      'the data set.')

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from tfp_flows.models import discrete
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['CONTINUOUS_SCORES', 'continuous_bits_per_dim',
            'continuous_scores_for', 'density_allows_any_real', 'evaluation_name']
@@ -90,9 +91,7 @@ def continuous_bits_per_dim(model, y, batch_size=256, progress=None,
   if score == 'conditioned' and not hasattr(model, 'noisy_log_prob'):
     raise TypeError(f'score=\'conditioned\' needs a model with '
                     f'`noisy_log_prob` (PixelCNN); got {type(model).__name__}.')
-  if not isinstance(batch_size, int) or batch_size <= 0:
-    raise ValueError(f'`batch_size` must be a positive integer; got '
-                     f'{batch_size!r}.')
+  batch_size = positive_int(batch_size, 'batch_size')
   if return_latents and score != 'density':
     raise ValueError('`return_latents` needs score=\'density\' (the '
                      'latents come from the flow\'s density pass).')

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 __all__ = [
     'batch_shape_of', 'flatten_batch', 'static_event_shape', 'unflatten_batch',
-    'zeros_for_batch', 'check_positive_int', 'check_channels',
+    'zeros_for_batch', 'check_channels',
     'check_channels_of_shape', 'ChannelPreservingEventShape',
 ]
 
@@ -54,13 +54,6 @@ def unflatten_batch(y4, batch_shape):
 def zeros_for_batch(x, dtype):
   """A zero log-det of shape batch_shape(x)."""
   return tf.zeros(batch_shape_of(x), dtype=dtype)
-
-
-def check_positive_int(value, name):
-  """Raises a `ValueError` naming `name` unless `value` is a positive int."""
-  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-    raise ValueError(f'`{name}` must be a positive integer; got {value!r}.')
-  return value
 
 
 def check_channels(x, num_channels, name):

@@ -8,6 +8,7 @@ from tensorflow_probability import bijectors as tfb
 from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import identity_hashing
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['ActNorm', 'data_dependent_init']
 
@@ -76,7 +77,7 @@ class ActNorm(identity_hashing.IdentityHashed,
       name: Python `str` name of the bijector.
     """
     parameters = dict(locals())
-    _shapes.check_positive_int(num_channels, 'num_channels')
+    num_channels = positive_int(num_channels, 'num_channels')
     if not epsilon > 0:
       raise ValueError(f'`epsilon` must be positive; got {epsilon!r}.')
     with tf.name_scope(name) as name:

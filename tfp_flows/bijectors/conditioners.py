@@ -16,8 +16,8 @@ Checkpoints are interchangeable between the two.
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import conv_ops
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['GlowConditioner', 'ZeroConv2D', 'glow_conditioner_factory',
            'zero_conv_factory']
@@ -39,8 +39,8 @@ class ZeroConv2D(tf.Module):
                dtype=tf.float32, conv_implementation='fast',
                name='zero_conv2d'):
     super().__init__(name=name)
-    _shapes.check_positive_int(input_channels, 'input_channels')
-    _shapes.check_positive_int(output_channels, 'output_channels')
+    input_channels = positive_int(input_channels, 'input_channels')
+    output_channels = positive_int(output_channels, 'output_channels')
     conv_ops.check_implementation(conv_implementation)
     self._conv = (conv_ops.conv2d_same if conv_implementation == 'fast' else
                   lambda x, kernel: tf.nn.conv2d(x, kernel, 1, 'SAME'))
@@ -76,10 +76,9 @@ class GlowConditioner(tf.Module):
     """
     super().__init__(name=name)
     conv_ops.check_implementation(conv_implementation)
-    for arg, value in (('input_channels', input_channels),
-                       ('output_channels', output_channels),
-                       ('hidden_channels', hidden_channels)):
-      _shapes.check_positive_int(value, arg)
+    input_channels = positive_int(input_channels, 'input_channels')
+    output_channels = positive_int(output_channels, 'output_channels')
+    hidden_channels = positive_int(hidden_channels, 'hidden_channels')
     rng = np.random.default_rng(seed)
     self.kernel_in = tf.Variable(_he_normal(
         rng, [3, 3, input_channels, hidden_channels], 9 * input_channels,

@@ -8,16 +8,23 @@ from tfp_flows.bijectors import _tfp_private
 from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import conditioners
 from tfp_flows.bijectors import identity_hashing
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['AffineCoupling', 'ChannelCoupling', 'check_coupling_channels']
 
 
 def check_coupling_channels(num_channels):
-  """A coupling needs a positive int of at least 2 channels to split."""
-  _shapes.check_positive_int(num_channels, 'num_channels')
+  """Returns `num_channels` as an `int`: a coupling splits at least 2.
+
+  Raises:
+    TypeError, ValueError: see `tfp_flows.utils.validation.positive_int`;
+      also `ValueError` for 1 channel.
+  """
+  num_channels = positive_int(num_channels, 'num_channels')
   if num_channels < 2:
     raise ValueError('`num_channels` must be at least 2 for a coupling; got '
                      f'{num_channels}.')
+  return num_channels
 
 
 class ChannelCoupling(identity_hashing.IdentityHashed,
@@ -55,7 +62,7 @@ class ChannelCoupling(identity_hashing.IdentityHashed,
 
   def __init__(self, num_channels, conditioner, validate_args, parameters,
                dtype, name):
-    check_coupling_channels(num_channels)
+    num_channels = check_coupling_channels(num_channels)
     self._num_channels = num_channels
     self._num_conditioning = num_channels // 2
     self._conditioner = conditioner
@@ -214,7 +221,7 @@ class AffineCoupling(ChannelCoupling):
       name: Python `str`.
     """
     parameters = dict(locals())
-    check_coupling_channels(num_channels)
+    num_channels = check_coupling_channels(num_channels)
     if not isinstance(additive, bool):
       raise TypeError(f'`additive` must be a bool; got {additive!r}.')
     if conditioner_fn is None:

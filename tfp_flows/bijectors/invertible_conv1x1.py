@@ -7,6 +7,7 @@ from tensorflow_probability import bijectors as tfb
 from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import identity_hashing
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['InvertibleConv1x1', 'random_rotation_lu']
 
@@ -92,7 +93,7 @@ class InvertibleConv1x1(identity_hashing.IdentityHashed,
       name: Python `str`.
     """
     parameters = dict(locals())
-    _shapes.check_positive_int(num_channels, 'num_channels')
+    num_channels = positive_int(num_channels, 'num_channels')
     with tf.name_scope(name) as name:
       self._num_channels = num_channels
       permutation, lower, upper = random_rotation_lu(num_channels, seed)

@@ -6,6 +6,7 @@ from tensorflow_probability import bijectors as tfb
 from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import _validation
 from tfp_flows.bijectors import identity_hashing
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['Squeeze']
 
@@ -38,7 +39,7 @@ class Squeeze(identity_hashing.IdentityHashed, tfb.Bijector):
       name: Python `str`.
     """
     parameters = dict(locals())
-    _shapes.check_positive_int(factor, 'factor')
+    factor = positive_int(factor, 'factor')
     if factor < 2:
       raise ValueError(f'`factor` must be at least 2; got {factor}.')
     with tf.name_scope(name) as name:

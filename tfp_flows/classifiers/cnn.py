@@ -23,18 +23,11 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from tfp_flows.utils.validation import positive_int
+
 __all__ = ['ImageClassifier']
 
 _DEFAULT_BLOCK_FILTERS = ((16,), (32,), (64,))
-
-
-def _check_positive_int(name, value):
-  if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-    raise TypeError(f'`{name}` must be a positive int; got '
-                    f'{type(value).__name__}: {value!r}.')
-  if value <= 0:
-    raise ValueError(f'`{name}` must be a positive int; got {value!r}.')
-  return int(value)
 
 
 def _check_block_filters(block_filters):
@@ -107,7 +100,7 @@ class ImageClassifier(tf.Module):
       raise TypeError(f'`dataset` must be a str; got {dataset!r}.')
     if not dataset:
       raise ValueError('`dataset` must be a non-empty str.')
-    num_classes = _check_positive_int('num_classes', num_classes)
+    num_classes = positive_int(num_classes, 'num_classes')
     if num_classes < 2:
       raise ValueError(f'`num_classes` must be >= 2; got {num_classes}.')
     if isinstance(image_shape, (str, bytes)):
@@ -121,10 +114,9 @@ class ImageClassifier(tf.Module):
     if len(image_shape) != 3:
       raise ValueError(f'`image_shape` must be (height, width, channels); '
                        f'got {image_shape!r}.')
-    image_shape = tuple(_check_positive_int('image_shape', d)
-                        for d in image_shape)
+    image_shape = tuple(positive_int(d, 'image_shape') for d in image_shape)
     block_filters = _check_block_filters(block_filters)
-    dense_units = _check_positive_int('dense_units', dense_units)
+    dense_units = positive_int(dense_units, 'dense_units')
     if isinstance(dropout_rate, bool) or not isinstance(dropout_rate,
                                                         numbers.Real):
       raise TypeError(f'`dropout_rate` must be a float in [0, 1); got '
@@ -324,7 +316,7 @@ class ImageClassifier(tf.Module):
       TypeError: non-numeric (or bool/complex) dtype, or bad `batch_size`.
       ValueError: wrong rank or image shape, NaN or inf values.
     """
-    batch_size = _check_positive_int('batch_size', batch_size)
+    batch_size = positive_int(batch_size, 'batch_size')
     images = self._check_images(images)
     out = np.empty((len(images), self.num_classes), np.float32)
     for start in range(0, len(images), batch_size):

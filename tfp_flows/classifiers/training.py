@@ -27,13 +27,13 @@ from tfp_flows.data import catalog
 from tfp_flows.classifiers import cnn
 from tfp_flows.classifiers import loading
 from tfp_flows.utils import atomic
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['evaluate_classifier', 'save_classifier', 'train_classifier']
 
 
-def _check_int(name, value, minimum=1, allow_none=False):
-  if value is None and allow_none:
-    return None
+def _check_int(name, value, minimum):
+  """`value` as an `int` >= `minimum` (`seed`; counts use `positive_int`)."""
   if isinstance(value, bool) or not isinstance(value, numbers.Integral):
     raise TypeError(f'`{name}` must be an int >= {minimum}; got '
                     f'{type(value).__name__}: {value!r}.')
@@ -179,11 +179,11 @@ def train_classifier(dataset, model_dir, epochs=10, batch_size=128,
   if os.path.exists(model_dir) and not os.path.isdir(model_dir):
     raise ValueError(f'`model_dir` {model_dir!r} exists and is not a '
                      'directory.')
-  epochs = _check_int('epochs', epochs)
-  batch_size = _check_int('batch_size', batch_size)
+  epochs = positive_int(epochs, 'epochs')
+  batch_size = positive_int(batch_size, 'batch_size')
   seed = _check_int('seed', seed, minimum=0)
-  num_train_examples = _check_int('num_train_examples', num_train_examples,
-                                  allow_none=True)
+  num_train_examples = (None if num_train_examples is None else positive_int(
+      num_train_examples, 'num_train_examples'))
   if (isinstance(learning_rate, bool)
       or not isinstance(learning_rate, numbers.Real)
       or not math.isfinite(learning_rate) or learning_rate <= 0):

@@ -31,6 +31,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows.utils.validation import positive_int
+
 __all__ = ['BIN_CENTRE', 'bits_per_dim', 'check_images', 'dequantize',
            'num_bins', 'per_model_pixel_factor']
 
@@ -65,10 +67,7 @@ def bits_per_dim(log_likelihood_nats, num_subpixels):
   Returns:
     Float `Tensor` of the same shape, bits per dimension.
   """
-  if isinstance(num_subpixels, bool) or not isinstance(
-      num_subpixels, (int, np.integer)) or num_subpixels <= 0:
-    raise ValueError('`num_subpixels` must be a positive integer; got '
-                     f'{num_subpixels!r}.')
+  num_subpixels = positive_int(num_subpixels, 'num_subpixels')
   return -tf.convert_to_tensor(log_likelihood_nats) / (
       float(num_subpixels) * math.log(2.))
 
@@ -86,11 +85,9 @@ def per_model_pixel_factor(num_subpixels, num_model_subpixels):
   Returns:
     Python `float` in `(0, 1]`.
   """
-  for value, name in ((num_subpixels, 'num_subpixels'),
-                      (num_model_subpixels, 'num_model_subpixels')):
-    if isinstance(value, bool) or not isinstance(
-        value, (int, np.integer)) or value <= 0:
-      raise ValueError(f'`{name}` must be a positive integer; got {value!r}.')
+  num_subpixels = positive_int(num_subpixels, 'num_subpixels')
+  num_model_subpixels = positive_int(num_model_subpixels,
+                                     'num_model_subpixels')
   if num_model_subpixels < num_subpixels:
     raise ValueError(f'`num_model_subpixels` ({num_model_subpixels}) must be '
                      f'at least `num_subpixels` ({num_subpixels}).')

@@ -3,6 +3,7 @@
 import numpy as np
 
 from tfp_flows.models import discrete
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['evaluate_bits_per_dim']
 
@@ -22,8 +23,7 @@ def evaluate_bits_per_dim(model, images, batch_size=256, seed=0,
   Returns:
     float64 numpy array `[N]` of bits/dim.
   """
-  if batch_size <= 0:
-    raise ValueError(f'`batch_size` must be positive; got {batch_size}.')
+  batch_size = positive_int(batch_size, 'batch_size')
   out = np.empty(len(images), np.float64)
   for i, start in enumerate(range(0, len(images), batch_size)):
     batch = images[start:start + batch_size]

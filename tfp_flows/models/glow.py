@@ -8,10 +8,10 @@ from tensorflow_probability import bijectors as tfb
 from tensorflow_probability import distributions as tfd
 
 from tfp_flows import bijectors as fb
-from tfp_flows.bijectors import _shapes
 from tfp_flows.models import base
 from tfp_flows.models import compiled
 from tfp_flows.models import discrete
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['Glow', 'build_glow_bijector']
 
@@ -163,16 +163,17 @@ class Glow(base.ImageDensityModel, tf.Module):
     if len(image_shape) != 3 or min(image_shape) <= 0:
       raise ValueError('`image_shape` must be [H, W, C] of positive ints; got '
                        f'{image_shape!r}.')
-    _shapes.check_positive_int(num_levels, 'num_levels')
-    _shapes.check_positive_int(num_steps_per_level, 'num_steps_per_level')
-    _shapes.check_positive_int(hidden_channels, 'hidden_channels')
+    num_levels = positive_int(num_levels, 'num_levels')
+    num_steps_per_level = positive_int(num_steps_per_level,
+                                       'num_steps_per_level')
+    hidden_channels = positive_int(hidden_channels, 'hidden_channels')
     if coupling not in _COUPLINGS:
       raise ValueError(f'`coupling` must be one of {_COUPLINGS}; got '
                        f'{coupling!r}.')
     self._bins = discrete.num_bins(n_bits)
     height, width, channels = image_shape
     if pad_to is not None:
-      _shapes.check_positive_int(pad_to, 'pad_to')
+      pad_to = positive_int(pad_to, 'pad_to')
       if pad_to < max(height, width):
         raise ValueError(f'`pad_to` ({pad_to}) must be at least the image '
                          f'height and width {image_shape[:2]}.')
@@ -331,8 +332,9 @@ class Glow(base.ImageDensityModel, tf.Module):
       ValueError: wrong shape, out-of-range or non-integer values (in a
         `tf.function`: `tf.errors.InvalidArgumentError` when run; see
         `discrete.check_images`). `log_prob_unchecked` is the unchecked path.
+      TypeError, ValueError: `num_samples` is not a positive integer.
     """
-    _shapes.check_positive_int(num_samples, 'num_samples')
+    num_samples = positive_int(num_samples, 'num_samples')
     images = discrete.check_images(images, self._image_shape, self._n_bits)
     return self._compiled.call(
         ('log_prob', num_samples),
@@ -495,7 +497,7 @@ class Glow(base.ImageDensityModel, tf.Module):
     Returns:
       `[n, H, W, C]` integer images (values floored and clipped).
     """
-    _shapes.check_positive_int(n, 'n')
+    n = positive_int(n, 'n')
     if not temperature > 0:
       raise ValueError(f'`temperature` must be positive; got {temperature!r}.')
     z = tf.random.stateless_normal([n] + self._model_shape, _seed_tensor(seed),

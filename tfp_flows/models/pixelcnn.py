@@ -35,12 +35,12 @@ import tensorflow as tf
 import tf_keras
 from tensorflow_probability import distributions as tfd
 
-from tfp_flows.bijectors import _shapes
 from tfp_flows.bijectors import conv_ops
 from tfp_flows.models import base
 from tfp_flows.models import compiled
 from tfp_flows.models import discrete
 from tfp_flows.models import masked_conv
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['PixelCNN']
 
@@ -124,12 +124,13 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
 
     Raises:
       ValueError: an argument is invalid; the message names it.
+      TypeError: a count (`num_resnet` & co.) is not a number or is a bool.
     """
     image_shape = _check_image_shape(image_shape)
-    _shapes.check_positive_int(num_resnet, 'num_resnet')
-    _shapes.check_positive_int(num_hierarchies, 'num_hierarchies')
-    _shapes.check_positive_int(num_filters, 'num_filters')
-    _shapes.check_positive_int(num_logistic_mix, 'num_logistic_mix')
+    num_resnet = positive_int(num_resnet, 'num_resnet')
+    num_hierarchies = positive_int(num_hierarchies, 'num_hierarchies')
+    num_filters = positive_int(num_filters, 'num_filters')
+    num_logistic_mix = positive_int(num_logistic_mix, 'num_logistic_mix')
     if isinstance(dropout_p, bool) or not isinstance(
         dropout_p, (int, float)) or not 0. <= dropout_p < 1.:
       raise ValueError(f'`dropout_p` must be a float in [0, 1); got '
@@ -441,7 +442,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     Returns:
       `[n, H, W, C]` integer images, uint8 if `n_bits <= 8` else int32.
     """
-    _shapes.check_positive_int(n, 'n')
+    n = positive_int(n, 'n')
     if seed is not None and (isinstance(seed, bool) or not isinstance(
         seed, (int, np.integer))):
       raise ValueError(f'`seed` must be None or an int; got {seed!r}.')
