@@ -17,6 +17,7 @@ Pairing: "before" and "after" of one image use the same dequantisation noise
 (same seed and batch position), so a delta measures the SIT, not the noise.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -184,10 +185,419 @@ def _check_sits(sits):
       raise TypeError(f'Expected SIT objects; got {type(s).__name__}: {s!r}.')
 
 
+def _check_inputs(models, sits, datasets):
+  """Checks `run_study`'s inputs; returns the list of SITs to run.
+
+  Args:
+    models, sits, datasets: as given to `run_study`.
+
+  Returns:
+    list of `tfp_flows.sits.SIT`: `sits`, or `sits.default_sits()` for None.
+
+  Raises:
+    TypeError, ValueError: a non-SIT or repeated SIT name, no models,
+      repeated model names or an unknown data set name.
+  """
+  sits = list(sits_lib.default_sits() if sits is None else sits)
+  _check_sits(sits)
+  if not models:
+    raise ValueError('`models` is empty: give at least one model.')
+  names = [m.name for m in models]
+  if len(set(names)) != len(names):
+    raise ValueError(f'Model names must be unique; got {names}.')
+  if datasets is not None:
+    for name in datasets:
+      data.catalog.check_dataset_name(name)
+  return sits
+
+
+def _plan(models, sits, datasets, num_images, seed):
+  """Which (model, data set) cells to score with which SITs, and the images.
+
+  Args:
+    models, sits, datasets, num_images, seed: as given to `run_study`
+      (`sits` checked).
+
+  Returns:
+    `(plan, images_of)`. `plan`: list of `(StudyModel, data set name, SITs
+    the model takes)` in scoring order. `images_of`: data set name ->
+    `(images [n, H, W, C] uint8, labels [n] int, indices [n] int64)`, the
+    sample of its test split, loaded once however many models use it.
+
+  Raises:
+    ValueError: a model does not know its training data set.
+  """
+  plan = []
+  images_of = {}
+  for m in models:
+    if m.training_dataset is None:
+      raise ValueError(f'Model {m.name!r} does not say which data set it was '
+                       'trained on (load it with tfp_flows.models.load).')
+    wanted = default_datasets(m.training_dataset) if datasets is None else (
+        [m.training_dataset] + [d for d in datasets
+                                if d != m.training_dataset])
+    model_sits = sits_lib.sits_for_model(sits, m.model)
+    for name in wanted:
+      if name not in images_of:
+        images, labels = data.load(name, SPLIT, seed=seed)
+        idx = sampling.stratified_indices(labels, num_images, seed=seed)
+        images_of[name] = (np.asarray(images[idx]), np.asarray(labels[idx]),
+                           idx)
+      plan.append((m, name, model_sits))
+  return plan, images_of
+
+
+def _num_units(plan, images_of):
+  """The progress line's total: images x scoring passes over all cells."""
+  total = 0
+  for m, name, model_sits in plan:
+    n = len(images_of[name][0])
+    scores = len(scoring.continuous_scores_for(m.model))
+    continuous = [s for s in model_sits if s.kind == 'continuous']
+    total += n * (1 + len(model_sits) - len(continuous) + scores * (
+        len(continuous) + len({_continuous_offset(s) for s in continuous})))
+  return total
+
+
+class _Study:
+  """What the stages of one `run_study` call share.
+
+  Attributes:
+    seed, batch_size: as given to `run_study`.
+    images_of: data set name -> `(images, labels, indices)` (see `_plan`).
+    classifier_by_space: data set name -> the classifier of its classes.
+    cache: the `_Cache` under `output_dir/cache`.
+    prog: the `progress_lib.Progress` line, counting images scored.
+    timings: seconds per kind of work; becomes `summary['timing']`.
+    clean: `(model name, data set)` -> dict of the clean discrete `bpd`
+      (float64 [n]), `labels` and `role`, for `_clean_summary` and figures.
+  """
+
+  def __init__(self, output_dir, total, seed, batch_size, images_of,
+               classifier_by_space, verbose):
+    self.seed = seed
+    self.batch_size = batch_size
+    self.images_of = images_of
+    self.classifier_by_space = classifier_by_space
+    self.cache = _Cache(os.path.join(output_dir, 'cache'))
+    self.prog = progress_lib.Progress(total, prefix='[analyze_sits] ',
+                                      enabled=verbose)
+    self.timings = dict(model_seconds=0., transform_seconds=0.,
+                        classifier_seconds=0.)
+    self.clean = {}
+
+  @contextlib.contextmanager
+  def timed(self, key):
+    """Adds the block's wall time to `timings[key]` (unless it raises)."""
+    tick = time.perf_counter()
+    yield
+    self.timings[key] += time.perf_counter() - tick
+
+  def scored(self, parts, fingerprint, compute, units):
+    """`compute()`'s arrays: from the cache when fresh, else computed, cached.
+
+    A cache hit advances the progress line by `units` (what `compute`
+    would have reported through a `tracker`).
+    """
+    hit = self.cache.get(parts, fingerprint)
+    if hit is not None:
+      self.prog.advance(units)
+      return hit
+    result = compute()
+    self.cache.put(parts, fingerprint, result)
+    return result
+
+  def tracker(self):
+    """A fresh `(done, total)` callback that feeds `prog` the increments."""
+    state = {'done': 0}
+
+    def callback(done, total):
+      del total
+      self.prog.advance(done - state['done'])
+      state['done'] = done
+    return callback
+
+
+class _Cell:
+  """One (model, data set) cell of the plan and its clean results.
+
+  Attributes:
+    study_model: the `StudyModel`; `model` its density model.
+    dataset: the data set name; `sits` the SITs the model takes.
+    images, labels, indices: the data set's sample (see `_plan`), n images.
+    role: 'in' (the model's training set) or 'ood'.
+    classifier: the classifier of the data set's classes, or None.
+    base_fp, clf_fp: fingerprint parts of the model's scores and of
+      classifier results (change them and the cache recomputes).
+    continuous_scores: the model's continuous scores (`scoring`).
+    bpd_clean: float64 [n], clean discrete bits/dim (`_score_clean`).
+    classes_clean: dict of `pred` int64 [n], `conf` float64 [n].
+    bpd_clean_continuous: `(bin offset, score)` -> float64 [n] clean
+      continuous bits/dim (`_score_clean_continuous`).
+    centre_latents: `{'latents': ...}` when the clean scoring kept the
+      flow's latents of the bin centres for ZeroLatents, else `{}`.
+  """
+
+  def __init__(self, study, study_model, dataset, model_sits):
+    self.study_model = study_model
+    self.model = study_model.model
+    self.dataset = dataset
+    self.sits = model_sits
+    self.images, self.labels, self.indices = study.images_of[dataset]
+    self.role = 'in' if dataset == study_model.training_dataset else 'ood'
+    space = _label_space(dataset, self.labels)
+    self.classifier = (study.classifier_by_space.get(space) if space else
+                       None)
+    self.base_fp = dict(
+        checkpoint=_file_stamp((study_model.checkpoint_path or '') +
+                               '.index'),
+        checkpoint_path=study_model.checkpoint_path,
+        indices=hashlib.sha1(self.indices.tobytes()).hexdigest(),
+        seed=study.seed, batch_size=study.batch_size)
+    self.clf_fp = dict(classifier=_classifier_stamp(self.classifier),
+                       indices=self.base_fp['indices'])
+    self.continuous_scores = scoring.continuous_scores_for(self.model)
+    self.bpd_clean = self.classes_clean = None
+    self.bpd_clean_continuous = {}
+    self.centre_latents = {}
+
+  def parts(self, key):
+    """Cache path parts of this cell's result `key`."""
+    return (self.study_model.name, self.dataset, key)
+
+
+def _score_clean(study, cell):
+  """Scores (discrete bits/dim) and classifies a cell's clean images."""
+  study.prog.label = f'{cell.study_model.name} / {cell.dataset} / clean'
+
+  def clean_discrete():
+    with study.timed('model_seconds'):
+      bpd = evaluation.evaluate_bits_per_dim(
+          cell.model, cell.images, study.batch_size, seed=study.seed,
+          progress=study.tracker())
+    return dict(bpd=bpd)
+  cell.bpd_clean = study.scored(
+      cell.parts('clean_discrete'), _fingerprint(**cell.base_fp),
+      clean_discrete, len(cell.images))['bpd']
+  study.clean[(cell.study_model.name, cell.dataset)] = dict(
+      bpd=cell.bpd_clean, labels=cell.labels, role=cell.role)
+
+  def clean_classes():
+    with study.timed('classifier_seconds'):
+      pred, conf = _classify(cell.classifier, cell.images, study.batch_size)
+    return dict(pred=pred, conf=conf)
+  cell.classes_clean = study.scored(
+      ('_classifier', cell.dataset, 'clean'), _fingerprint(**cell.clf_fp),
+      clean_classes, 0)
+
+
+def _score_clean_continuous(study, cell):
+  """Clean continuous references: one per (bin offset, score) the SITs use.
+
+  The paper's noise starts at the bin edge, ZeroLatents and our noise
+  variants at the bin centre. The latents of the clean bin centres are kept
+  for ZeroLatents when they can be shared (not cached on disk: after a
+  resumed run ZeroLatents encodes the images itself).
+  """
+  share_latents = _shares_centre_latents(cell.model, cell.sits)
+  offsets = sorted({_continuous_offset(s) for s in cell.sits
+                    if s.kind == 'continuous'})
+  for offset in offsets:
+    for score_name in cell.continuous_scores:
+      study.prog.label = (f'{cell.study_model.name} / {cell.dataset} / clean '
+                          f'({scoring.evaluation_name(score_name)})')
+      # Only latents of exactly the bin centres serve ZeroLatents.
+      keep = (share_latents and offset == discrete.BIN_CENTRE and
+              score_name == 'density')
+
+      def clean_continuous(offset=offset, score_name=score_name, keep=keep):
+        with study.timed('model_seconds'):
+          result = scoring.continuous_bits_per_dim(
+              cell.model, sits_lib.to_continuous(cell.images, offset),
+              study.batch_size, progress=study.tracker(),
+              return_latents=keep, score=score_name)
+          if keep:
+            cell.centre_latents['latents'] = result[2]
+        return dict(bpd=result[0], clipped=result[1])
+      key = ('clean_continuous' + _score_suffix(score_name) + (
+          '' if offset == sits_lib.CONTINUOUS_OFFSET else
+          f'_offset{offset:g}'))
+      cell.bpd_clean_continuous[(offset, score_name)] = study.scored(
+          cell.parts(key), _fingerprint(**cell.base_fp), clean_continuous,
+          len(cell.images))['bpd']
+
+
+def _transformer(study, cell, sit):
+  """A callable returning `sit`'s `(output, valid)` for the cell's images.
+
+  The transform runs on the first call only: classifying and each scoring
+  of the output share it, and a fully cached SIT never runs it.
+  """
+  transformed = {}
+
+  def transform():
+    if 'out' not in transformed:
+      with study.timed('transform_seconds'):
+        extra = ({'centre_latents': cell.centre_latents['latents']}
+                 if isinstance(sit, sits_lib.ZeroLatents) and
+                 'latents' in cell.centre_latents else {})
+        transformed['out'], transformed['valid'] = sit.transform(
+            cell.images, seed=study.seed, indices=cell.indices,
+            model=cell.model, batch_size=study.batch_size, **extra)
+    return transformed['out'], transformed['valid']
+  return transform
+
+
+def _classify_sit(study, cell, sit, transform):
+  """Classes and pixel change of the cell's images after `sit`.
+
+  Returns:
+    dict of `pred` int64 [n], `conf`, `mean_abs`, `psnr` float64 [n]; -1 or
+    NaN for images the SIT failed on.
+  """
+  def sit_classes():
+    out, valid = transform()
+    with study.timed('classifier_seconds'):
+      pred, conf = _classify(cell.classifier, _to_grey(out, sit),
+                             study.batch_size)
+      change = sits_lib.pixel_change(cell.images, out,
+                                     offset=_continuous_offset(sit))
+    # Images the SIT failed on (e.g. a decoder overflow) carry no result.
+    pred[~valid], conf[~valid] = -1, np.nan
+    change['mean_abs'][~valid] = np.nan
+    change['psnr'][~valid] = np.nan
+    return dict(pred=pred, conf=conf, mean_abs=change['mean_abs'],
+                psnr=change['psnr'])
+  # Model-independent SITs share classifier results across models.
+  parts = (cell.parts(sit.name + '.classes') if sit.needs_flow
+           else ('_classifier', cell.dataset, sit.name))
+  key = dict(cell.clf_fp, sit=sit.config())
+  if sit.needs_flow:
+    key.update(cell.base_fp)
+  return study.scored(parts, _fingerprint(**key), sit_classes, 0)
+
+
+def _score_sit(study, cell, sit):
+  """Transforms, classifies and scores the cell's images for one SIT.
+
+  Returns:
+    list of `per_image` column blocks (`_rows`), one per evaluation of the
+    SIT's output: discrete bits/dim, or each of the model's continuous
+    scores.
+  """
+  study.prog.label = f'{cell.study_model.name} / {cell.dataset} / {sit.name}'
+  fingerprint = _fingerprint(sit=sit.config(), **cell.base_fp)
+  transform = _transformer(study, cell, sit)
+  classes_after = _classify_sit(study, cell, sit, transform)
+  if sit.kind == 'discrete':
+    evaluations = [('discrete', None)]
+  else:
+    evaluations = [(scoring.evaluation_name(c), c)
+                   for c in cell.continuous_scores]
+  blocks = []
+  for eval_name, score_name in evaluations:
+
+    def score(score_name=score_name):
+      out, valid = transform()
+      with study.timed('model_seconds'):
+        if score_name is None:
+          bpd = evaluation.evaluate_bits_per_dim(
+              cell.model, out, study.batch_size, seed=study.seed,
+              progress=study.tracker())
+          clipped = np.zeros(len(out))
+        else:
+          bpd, clipped = scoring.continuous_bits_per_dim(
+              cell.model, out, study.batch_size, progress=study.tracker(),
+              score=score_name)
+      bpd[~valid] = np.nan
+      return dict(bpd=bpd, clipped=clipped)
+    after = study.scored(cell.parts(sit.name + _score_suffix(score_name)),
+                         fingerprint, score, len(cell.images))
+    before = (cell.bpd_clean if score_name is None else
+              cell.bpd_clean_continuous[(_continuous_offset(sit),
+                                         score_name)])
+    blocks.append(_rows(cell, sit, eval_name, before, after, classes_after))
+  return blocks
+
+
+def _rows(cell, sit, eval_name, bpd_before, after, classes_after):
+  """The `per_image` columns of one (cell, SIT, evaluation): n rows."""
+  n = len(cell.images)
+  return dict(
+      model=np.full(n, cell.study_model.name, object),
+      dataset=np.full(n, cell.dataset, object),
+      role=np.full(n, cell.role, object), split=np.full(n, SPLIT, object),
+      index=cell.indices, label=cell.labels,
+      sit=np.full(n, sit.name, object),
+      evaluation=np.full(n, eval_name, object), bpd_before=bpd_before,
+      bpd_after=after['bpd'],
+      classifier_pred_before=cell.classes_clean['pred'],
+      classifier_pred_after=classes_after['pred'],
+      confidence_before=cell.classes_clean['conf'],
+      confidence_after=classes_after['conf'],
+      pixel_change=classes_after['mean_abs'], psnr=classes_after['psnr'],
+      clipped_fraction=after['clipped'])
+
+
+def _summarize(study, table, models, sits, classifiers, skipped, num_images,
+               num_bootstrap):
+  """`summary.json`'s statistics, clean results and configuration."""
+  summary = study_summary.summarize_table(table, num_bootstrap=num_bootstrap,
+                                          seed=study.seed)
+  summary['clean'] = _clean_summary(study.clean, num_bootstrap, study.seed,
+                                    table)
+  summary['config'] = dict(
+      num_images=num_images, seed=study.seed, batch_size=study.batch_size,
+      split=SPLIT, num_bootstrap=num_bootstrap,
+      sits=[dict(name=s.name, kind=s.kind, **s.config()) for s in sits],
+      skipped_sits_for_some_models=skipped,
+      models={m.name: dict(kind=m.kind, training_dataset=m.training_dataset,
+                           checkpoint=m.checkpoint_path,
+                           num_subpixels=m.model.num_subpixels,
+                           num_model_subpixels=m.model.num_model_subpixels)
+              for m in models},
+      classifiers={c.dataset: getattr(c, 'model_dir', None)
+                   for c in classifiers})
+  return summary
+
+
+def _write_outputs(study, output_dir, summary, table, models, sits, started,
+                   write_figures, write_tensorboard):
+  """Writes figures, TensorBoard events, `summary.json` and `report.md`.
+
+  Adds `figures` (when written) and `timing` to `summary`, in place.
+  """
+  timings = study.timings
+  if write_figures:
+    tick = time.perf_counter()
+    summary['figures'] = figures.write_figures(
+        os.path.join(output_dir, 'figures'), summary, table, study.clean,
+        study.images_of, models, sits, study.classifier_by_space, study.seed,
+        study.batch_size)
+    timings['figure_seconds'] = time.perf_counter() - tick
+  if write_tensorboard:
+    tick = time.perf_counter()
+    tensorboard_log.write(os.path.join(output_dir, 'tensorboard'), summary,
+                          table, output_dir)
+    timings['tensorboard_seconds'] = time.perf_counter() - tick
+  timings['wall_seconds'] = time.perf_counter() - started
+  summary['timing'] = timings
+  atomic.atomic_write_json(os.path.join(output_dir, 'summary.json'), summary)
+  atomic.atomic_write_text(os.path.join(output_dir, 'report.md'),
+                           report_lib.render(summary))
+
+
 def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
               classifiers=(), batch_size=256, seed=0, num_bootstrap=2000,
               write_figures=True, write_tensorboard=True, verbose=True):
   """Runs the SIT study and writes its outputs (see the module docstring).
+
+  Stages: check the inputs (`_check_inputs`), plan the (model, data set)
+  cells and load their images (`_plan`); per cell, score and classify the
+  clean images (`_score_clean`, `_score_clean_continuous`), then each SIT's
+  output (`_score_sit`), every result through the cache; assemble the
+  per-image table and the summary (`_summarize`); write the outputs
+  (`_write_outputs`).
 
   Args:
     models: list of `StudyModel`s (loaded models with unique names).
@@ -212,262 +622,32 @@ def run_study(models, output_dir, sits=None, datasets=None, num_images=None,
   Returns:
     The summary dict written to `summary.json`.
   """
-  sits = list(sits_lib.default_sits() if sits is None else sits)
-  _check_sits(sits)
-  if not models:
-    raise ValueError('`models` is empty: give at least one model.')
-  names = [m.name for m in models]
-  if len(set(names)) != len(names):
-    raise ValueError(f'Model names must be unique; got {names}.')
-  if datasets is not None:
-    for name in datasets:
-      data.catalog.check_dataset_name(name)
-  classifier_by_space = {}
-  for c in classifiers:
-    classifier_by_space[c.dataset] = c
+  sits = _check_inputs(models, sits, datasets)
+  classifier_by_space = {c.dataset: c for c in classifiers}
   os.makedirs(output_dir, exist_ok=True)
-  cache = _Cache(os.path.join(output_dir, 'cache'))
   started = time.perf_counter()
-
-  # Plan: which (model, data set) pairs and SITs, and the images of each set.
-  plan = []
-  images_of = {}
-  for m in models:
-    if m.training_dataset is None:
-      raise ValueError(f'Model {m.name!r} does not say which data set it was '
-                       'trained on (load it with tfp_flows.models.load).')
-    wanted = default_datasets(m.training_dataset) if datasets is None else (
-        [m.training_dataset] + [d for d in datasets
-                                if d != m.training_dataset])
-    model_sits = sits_lib.sits_for_model(sits, m.model)
-    for name in wanted:
-      if name not in images_of:
-        images, labels = data.load(name, SPLIT, seed=seed)
-        idx = sampling.stratified_indices(labels, num_images, seed=seed)
-        images_of[name] = (np.asarray(images[idx]), np.asarray(labels[idx]),
-                           idx)
-      plan.append((m, name, model_sits))
-
+  plan, images_of = _plan(models, sits, datasets, num_images, seed)
   skipped = sorted({s.name for m in models for s in sits
                     if s not in sits_lib.sits_for_model(sits, m.model)})
-  total = 0
-  for m, name, model_sits in plan:
-    n = len(images_of[name][0])
-    scores = len(scoring.continuous_scores_for(m.model))
-    continuous = [s for s in model_sits if s.kind == 'continuous']
-    total += n * (1 + len(model_sits) - len(continuous) + scores * (
-        len(continuous) + len({_continuous_offset(s) for s in continuous})))
-  prog = progress_lib.Progress(total, prefix='[analyze_sits] ',
-                               enabled=verbose)
-  timings = dict(model_seconds=0., transform_seconds=0.,
-                 classifier_seconds=0.)
-
-  def scored(parts, fingerprint, compute, units):
-    hit = cache.get(parts, fingerprint)
-    if hit is not None:
-      prog.advance(units)
-      return hit
-    result = compute()
-    cache.put(parts, fingerprint, result)
-    return result
-
-  def tracker():
-    """A fresh `(done, total)` callback that feeds `prog` the increments."""
-    state = {'done': 0}
-
-    def callback(done, total_):
-      del total_
-      prog.advance(done - state['done'])
-      state['done'] = done
-    return callback
-
+  study = _Study(output_dir, _num_units(plan, images_of), seed, batch_size,
+                 images_of, classifier_by_space, verbose)
   blocks = []
-  clean = {}
-  for m, name, model_sits in plan:
-    images, labels, idx = images_of[name]
-    role = 'in' if name == m.training_dataset else 'ood'
-    space = _label_space(name, labels)
-    classifier = classifier_by_space.get(space) if space else None
-    base_fp = dict(checkpoint=_file_stamp(
-        (m.checkpoint_path or '') + '.index'), checkpoint_path=m.checkpoint_path,
-                   indices=hashlib.sha1(idx.tobytes()).hexdigest(), seed=seed,
-                   batch_size=batch_size)
-    clf_fp = dict(classifier=_classifier_stamp(classifier),
-                  indices=base_fp['indices'])
-    prog.label = f'{m.name} / {name} / clean'
-
-    def clean_discrete():
-      tick = time.perf_counter()
-      bpd = evaluation.evaluate_bits_per_dim(m.model, images, batch_size,
-                                           seed=seed, progress=tracker())
-      timings['model_seconds'] += time.perf_counter() - tick
-      return dict(bpd=bpd)
-    before_discrete = scored((m.name, name, 'clean_discrete'),
-                             _fingerprint(**base_fp), clean_discrete,
-                             len(images))['bpd']
-    clean[(m.name, name)] = dict(bpd=before_discrete, labels=labels,
-                                 role=role)
-
-    def clean_classes():
-      tick = time.perf_counter()
-      pred, conf = _classify(classifier, images, batch_size)
-      timings['classifier_seconds'] += time.perf_counter() - tick
-      return dict(pred=pred, conf=conf)
-    clf_before = scored(('_classifier', name, 'clean'), _fingerprint(**clf_fp),
-                        clean_classes, 0)
-
-    # Clean continuous references: one per (bin offset, score) the SITs
-    # use; the paper's noise starts at the bin edge, ZeroLatents and our
-    # noise variants at the bin centre.
-    before_continuous = {}
-    # Latents of the clean bin centres, kept from the clean continuous
-    # scoring for ZeroLatents (not cached on disk: after a resumed run
-    # ZeroLatents encodes the images itself).
-    centre_latents = {}
-    share_latents = _shares_centre_latents(m.model, model_sits)
-    continuous_scores = scoring.continuous_scores_for(m.model)
-    for offset in sorted({_continuous_offset(s) for s in model_sits
-                          if s.kind == 'continuous'}):
-      for score_name in continuous_scores:
-        prog.label = (f'{m.name} / {name} / clean '
-                      f'({scoring.evaluation_name(score_name)})')
-
-        def clean_continuous(offset=offset, score_name=score_name):
-          tick = time.perf_counter()
-          # Only latents of exactly the bin centres serve ZeroLatents.
-          keep = (share_latents and offset == discrete.BIN_CENTRE and
-                  score_name == 'density')
-          result = scoring.continuous_bits_per_dim(
-              m.model, sits_lib.to_continuous(images, offset), batch_size,
-              progress=tracker(), return_latents=keep, score=score_name)
-          timings['model_seconds'] += time.perf_counter() - tick
-          if keep:
-            centre_latents['latents'] = result[2]
-          return dict(bpd=result[0], clipped=result[1])
-        key = ('clean_continuous' + _score_suffix(score_name) + (
-            '' if offset == sits_lib.CONTINUOUS_OFFSET else
-            f'_offset{offset:g}'))
-        before_continuous[(offset, score_name)] = scored(
-            (m.name, name, key), _fingerprint(**base_fp), clean_continuous,
-            len(images))['bpd']
-
+  for study_model, dataset, model_sits in plan:
+    cell = _Cell(study, study_model, dataset, model_sits)
+    _score_clean(study, cell)
+    _score_clean_continuous(study, cell)
     for sit in model_sits:
-      prog.label = f'{m.name} / {name} / {sit.name}'
-      fp = _fingerprint(sit=sit.config(), **base_fp)
-      transformed = {}
-
-      def transform(sit=sit, transformed=transformed):
-        """The SIT's output and validity, computed once per SIT."""
-        if 'out' not in transformed:
-          tick = time.perf_counter()
-          extra = ({'centre_latents': centre_latents['latents']}
-                   if isinstance(sit, sits_lib.ZeroLatents) and
-                   'latents' in centre_latents else {})
-          transformed['out'], transformed['valid'] = sit.transform(
-              images, seed=seed, indices=idx, model=m.model,
-              batch_size=batch_size, **extra)
-          timings['transform_seconds'] += time.perf_counter() - tick
-        return transformed['out'], transformed['valid']
-
-      def sit_classes(sit=sit, transform=transform):
-        out, valid = transform()
-        tick = time.perf_counter()
-        pred, conf = _classify(classifier, _to_grey(out, sit),
-                               batch_size)
-        change = sits_lib.pixel_change(images, out,
-                                       offset=_continuous_offset(sit))
-        timings['classifier_seconds'] += time.perf_counter() - tick
-        # Images the SIT failed on (e.g. a decoder overflow) carry no result.
-        pred[~valid], conf[~valid] = -1, np.nan
-        change['mean_abs'][~valid] = np.nan
-        change['psnr'][~valid] = np.nan
-        return dict(pred=pred, conf=conf, mean_abs=change['mean_abs'],
-                    psnr=change['psnr'])
-      # Model-independent SITs share classifier results across models.
-      clf_parts = ((m.name, name, sit.name + '.classes') if sit.needs_flow
-                   else ('_classifier', name, sit.name))
-      clf_key = dict(clf_fp, sit=sit.config())
-      if sit.needs_flow:
-        clf_key.update(base_fp)
-      clf_after = scored(clf_parts, _fingerprint(**clf_key), sit_classes, 0)
-
-      if sit.kind == 'discrete':
-        evaluations = [('discrete', None)]
-      else:
-        evaluations = [(scoring.evaluation_name(c), c)
-                       for c in continuous_scores]
-      for evaluation, score_name in evaluations:
-
-        def score(sit=sit, transform=transform, score_name=score_name):
-          out, valid = transform()
-          tick = time.perf_counter()
-          if score_name is None:
-            bpd = evaluation.evaluate_bits_per_dim(
-                m.model, out, batch_size, seed=seed, progress=tracker())
-            clipped = np.zeros(len(out))
-          else:
-            bpd, clipped = scoring.continuous_bits_per_dim(
-                m.model, out, batch_size, progress=tracker(),
-                score=score_name)
-          timings['model_seconds'] += time.perf_counter() - tick
-          bpd[~valid] = np.nan
-          return dict(bpd=bpd, clipped=clipped)
-        after = scored(
-            (m.name, name, sit.name + _score_suffix(score_name)), fp, score,
-            len(images))
-        n = len(images)
-        before = (before_discrete if score_name is None else
-                  before_continuous[(_continuous_offset(sit), score_name)])
-        blocks.append(dict(
-            model=np.full(n, m.name, object),
-            dataset=np.full(n, name, object),
-            role=np.full(n, role, object), split=np.full(n, SPLIT, object),
-            index=idx, label=labels, sit=np.full(n, sit.name, object),
-            evaluation=np.full(n, evaluation, object), bpd_before=before,
-            bpd_after=after['bpd'],
-            classifier_pred_before=clf_before['pred'],
-            classifier_pred_after=clf_after['pred'],
-            confidence_before=clf_before['conf'],
-            confidence_after=clf_after['conf'],
-            pixel_change=clf_after['mean_abs'], psnr=clf_after['psnr'],
-            clipped_fraction=after['clipped']))
+      blocks.extend(_score_sit(study, cell, sit))
 
   table = per_image.concatenate(blocks)
   per_image.write_csv(os.path.join(output_dir, 'per_image.csv'), table)
   stats_start = time.perf_counter()
-  summary = study_summary.summarize_table(table, num_bootstrap=num_bootstrap,
-                                          seed=seed)
-  summary['clean'] = _clean_summary(clean, num_bootstrap, seed, table)
-  summary['config'] = dict(
-      num_images=num_images, seed=seed, batch_size=batch_size, split=SPLIT,
-      num_bootstrap=num_bootstrap,
-      sits=[dict(name=s.name, kind=s.kind, **s.config()) for s in sits],
-      skipped_sits_for_some_models=skipped,
-      models={m.name: dict(kind=m.kind, training_dataset=m.training_dataset,
-                           checkpoint=m.checkpoint_path,
-                           num_subpixels=m.model.num_subpixels,
-                           num_model_subpixels=m.model.num_model_subpixels)
-              for m in models},
-      classifiers={c.dataset: getattr(c, 'model_dir', None)
-                   for c in classifiers})
-  timings['statistics_seconds'] = time.perf_counter() - stats_start
-  timings['images_scored'] = int(prog.done)
-  if write_figures:
-    tick = time.perf_counter()
-    summary['figures'] = figures.write_figures(
-        os.path.join(output_dir, 'figures'), summary, table, clean, images_of,
-        models, sits, classifier_by_space, seed, batch_size)
-    timings['figure_seconds'] = time.perf_counter() - tick
-  if write_tensorboard:
-    tick = time.perf_counter()
-    tensorboard_log.write(os.path.join(output_dir, 'tensorboard'), summary,
-                          table, output_dir)
-    timings['tensorboard_seconds'] = time.perf_counter() - tick
-  timings['wall_seconds'] = time.perf_counter() - started
-  summary['timing'] = timings
-  atomic.atomic_write_json(os.path.join(output_dir, 'summary.json'), summary)
-  atomic.atomic_write_text(os.path.join(output_dir, 'report.md'),
-                           report_lib.render(summary))
+  summary = _summarize(study, table, models, sits, classifiers, skipped,
+                       num_images, num_bootstrap)
+  study.timings['statistics_seconds'] = time.perf_counter() - stats_start
+  study.timings['images_scored'] = int(study.prog.done)
+  _write_outputs(study, output_dir, summary, table, models, sits, started,
+                 write_figures, write_tensorboard)
   return summary
 
 
