@@ -232,9 +232,11 @@ class Variant:
 
 
 def peer_train_step(log_prob_fn, variables, optimizer, input_signature):
-  """A peer's train step, mirroring tfp_flows.training.make_train_step.
+  """A peer's train step: the core of tfp_flows.training.make_train_step.
 
-  One Adam step on the mean bits/dim of `log_prob_fn(images, seed)`;
+  One Adam step on the mean bits/dim of `log_prob_fn(images, seed)`, without
+  our step's distribution-strategy reduction and finiteness guard (a few
+  scalar ops);
   returns `(loss, global gradient norm)`, compiled with `input_signature`.
   """
   @tf.function(input_signature=input_signature, autograph=False)
@@ -259,7 +261,8 @@ def build_ours(name, coupling, init_images, conv_implementation='fast'):
   start = time.perf_counter()
   model.initialize(init_images)            # ActNorm data-dependent init (eager)
   v.stats['init_s'] = time.perf_counter() - start
-  step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS))
+  step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS),
+                         TRAIN_BATCH)
   v.train = lambda images, seed: step(images, seed)[0]
   v.eval = lambda images: model.log_prob(images, seed=0)
   v.log_prob_unchecked = model.log_prob_unchecked
@@ -329,7 +332,8 @@ def build_ours_pixelcnn(name, conv_implementation='fast'):
                           conv_implementation=conv_implementation, **PIXELCNN)
   v.stats['init_s'] = time.perf_counter() - start
   v.params = count_params(model.trainable_variables)
-  step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS))
+  step = make_train_step(model, make_optimizer(LEARNING_RATE, WARMUP_STEPS),
+                         TRAIN_BATCH)
   v.train = lambda images, seed: step(images, seed)[0]
   v.eval = lambda images: model.log_prob(images)
   v.log_prob_unchecked = model.log_prob_unchecked

@@ -50,7 +50,7 @@ class GaussianFactorOut(ChannelCoupling):
       name: Python `str`.
     """
     parameters = dict(locals())
-    check_coupling_channels(num_channels)
+    num_channels = check_coupling_channels(num_channels)
     if conditioner_fn is None:
       conditioner_fn = conditioners.zero_conv_factory(dtype=dtype)
     if not callable(conditioner_fn):

@@ -1,4 +1,4 @@
-"""A compiled maximum-likelihood training step and a short training loop."""
+"""The maximum-likelihood training step, and a short loop that runs it."""
 
 import time
 
@@ -11,44 +11,81 @@ from tfp_flows.models import discrete
 __all__ = ['make_train_step', 'train_steps']
 
 
-def make_train_step(model, optimizer, clip_norm=None, jit_compile=False):
-  """Builds a `tf.function` that takes one Adam step on a batch of images.
+def make_train_step(model, optimizer, global_batch_size, strategy=None,
+                    clip_norm=None, ema=None, jit_compile=False):
+  """Builds the `tf.function` that takes one optimizer step on a batch.
 
-  The loss is the mean bits/dim of the batch (the discrete negative
-  log-likelihood divided by `D ln 2`), a scale-free number whose value is
-  directly the reported metric.
+  The one training step of tfp_flows: the trainer, `train_steps` and the
+  benchmarks all run it. The per-example loss is bits/dim (the discrete
+  negative log-likelihood divided by `D ln 2`), averaged over the global
+  batch with `tf.nn.compute_average_loss`; gradients are summed over
+  replicas, clipped by global norm, and applied only if the loss and every
+  gradient are finite (a non-finite step is reported, not applied).
 
   Args:
-    model: an `ImageDensityModel` with `log_prob_unchecked(images, seed)` and
-      `trainable_variables`.
+    model: an `ImageDensityModel` with `log_prob_unchecked(images, seed)`,
+      `num_subpixels` and `trainable_variables`; built, like `optimizer`
+      and `ema`, inside `strategy.scope()`.
     optimizer: a `tf_keras` optimizer.
+    global_batch_size: Python `int`, images per step over all replicas.
+    strategy: a `tf.distribute.Strategy`, or `None` for the default one.
     clip_norm: optional Python `float`: clip gradients by global norm.
-    jit_compile: Python `bool`, compile the step with XLA.
+    ema: optional `models.ema.ExponentialMovingAverage`, updated after each
+      applied step.
+    jit_compile: Python `bool`, XLA-compile each replica's gradients.
 
   Returns:
-    `step(images, seed) -> (loss, grad_norm)`: images uint8
-    `[N, H, W, C]`, seed int32 `[2]`; both outputs float32 scalars.
+    `step(images, seed_pair) -> (loss, grad_norm, applied)`: images `[N, H,
+    W, C]` (uint8, or float32 on the same 0..255 scale; per replica under a
+    strategy), seed_pair int32 `[2]` (folded with the replica id, so each
+    replica draws its own dequantisation noise); loss float32 mean bits/dim,
+    grad_norm float32 (before clipping), applied bool.
   """
+  strategy = strategy or tf.distribute.get_strategy()
   variables = model.trainable_variables
-  shape = [None] + list(model.image_shape)
+  num_subpixels = model.num_subpixels
   # Models with dropout (PixelCNN) take the training path here only.
   kwargs = {'training': True} if getattr(model, 'has_training_mode',
                                          False) else {}
 
-  @tf.function(jit_compile=jit_compile, autograph=False, input_signature=[
-      tf.TensorSpec(shape, tf.uint8), tf.TensorSpec([2], tf.int32)])
-  def step(images, seed):
+  def replica_grads(images, seed_pair):
+    replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+    step_seed = tf.random.experimental.stateless_fold_in(seed_pair,
+                                                         replica_id)
     with tf.GradientTape() as tape:
-      log_p = model.log_prob_unchecked(images, seed, **kwargs)
-      loss = tf.reduce_mean(
-          discrete.bits_per_dim(log_p, model.num_subpixels))
-    grads = tape.gradient(loss, variables)
+      log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
+      per_example = discrete.bits_per_dim(log_p, num_subpixels)
+      loss = tf.nn.compute_average_loss(per_example,
+                                        global_batch_size=global_batch_size)
+    return tape.gradient(loss, variables), loss
+
+  if jit_compile:
+    replica_grads = tf.function(replica_grads, jit_compile=True,
+                                autograph=False)
+
+  @tf.function(autograph=False)
+  def step(images, seed_pair):
+    grads, loss = strategy.run(replica_grads, args=(images, seed_pair))
+    grads = [strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
+             for g in grads]
+    loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+    grad_norm = tf.linalg.global_norm(grads)
+    finite = tf.logical_and(tf.math.is_finite(loss),
+                            tf.math.is_finite(grad_norm))
     if clip_norm is not None:
-      grads, grad_norm = tf.clip_by_global_norm(grads, clip_norm)
-    else:
-      grad_norm = tf.linalg.global_norm(grads)
-    optimizer.apply_gradients(zip(grads, variables))
-    return loss, grad_norm
+      # On a non-finite norm clip_by_global_norm yields NaNs; they are never
+      # applied because `finite` is false then.
+      grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
+
+    def apply():
+      optimizer.apply_gradients(zip(grads, variables))
+      if ema is not None:
+        ema.update()
+      return tf.constant(True)
+    # Applied in cross-replica context: a conditional update inside
+    # replica context would need a merge_call inside tf.cond.
+    applied = tf.cond(finite, apply, lambda: tf.constant(False))
+    return loss, grad_norm, applied
   return step
 
 
@@ -56,9 +93,9 @@ def train_steps(model, images, num_steps, batch_size=64, learning_rate=1e-3,
                 seed=0, log_every=0, log=print):
   """Trains `model` for `num_steps` Adam steps on random batches of `images`.
 
-  A small, dependency-free loop for tests, examples and first measurements;
-  the full trainer (distribution strategies, checkpoints, summaries) builds
-  on `make_train_step`.
+  A small loop for tests, examples and first measurements, on the default
+  strategy; the trainer (distribution strategies, checkpoints, summaries)
+  runs the same `make_train_step`.
 
   Args:
     model: an `ImageDensityModel` (ActNorm initialisation is done here on the
@@ -81,12 +118,12 @@ def train_steps(model, images, num_steps, batch_size=64, learning_rate=1e-3,
     model.initialize(images[rng.choice(len(images), min(len(images), 512),
                                        replace=False)], seed=seed)
   optimizer = tf_keras.optimizers.Adam(learning_rate)
-  step = make_train_step(model, optimizer)
+  step = make_train_step(model, optimizer, batch_size)
   losses = []
   start = None
   for i in range(num_steps):
     batch = images[rng.integers(0, len(images), batch_size)]
-    loss, _ = step(tf.constant(batch), tf.constant([seed, i], tf.int32))
+    loss, _, _ = step(tf.constant(batch), tf.constant([seed, i], tf.int32))
     losses.append(float(loss))
     if i == 0:
       start = time.perf_counter()

@@ -25,16 +25,17 @@ import tensorflow as tf
 
 from tfp_flows import data
 from tfp_flows.models import checkpoints
-from tfp_flows.models import discrete
 from tfp_flows.models import ema as ema_lib
 from tfp_flows.models import evaluation
 from tfp_flows.models import loading
 from tfp_flows.training import model_dir as model_dir_lib
 from tfp_flows.training import optimizers
+from tfp_flows.training import steps
 from tfp_flows.training import strategies
 from tfp_flows.utils import atomic
 from tfp_flows.utils import display
 from tfp_flows.utils import ranking
+from tfp_flows.utils.validation import positive_int
 
 __all__ = ['ConfigMismatchError', 'ModelDirLockedError',
            'NoIntactCheckpointError', 'NonFiniteTrainingError',
@@ -171,11 +172,10 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       raise ValueError('`max_train_seconds` is not supported with strategy '
                        "'multi_worker': each worker would stop at a different "
                        'step. Bound the run with `num_steps` instead.')
-  for name, value in (('num_steps', num_steps), ('batch_size', batch_size),
-                      ('num_eval_images', num_eval_images),
-                      ('init_batch_size', init_batch_size)):
-    if not isinstance(value, int) or value <= 0:
-      raise ValueError(f'`{name}` must be a positive integer; got {value!r}.')
+  num_steps = positive_int(num_steps, 'num_steps')
+  batch_size = positive_int(batch_size, 'batch_size')
+  num_eval_images = positive_int(num_eval_images, 'num_eval_images')
+  init_batch_size = positive_int(init_batch_size, 'init_batch_size')
   if not callable(model_fn):
     raise TypeError(f'`model_fn` must be callable; got {model_fn!r}.')
   ood_dataset = ood_dataset or data.ood_dataset_for(dataset)
@@ -295,48 +295,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                                input_context=input_context)
     iterator = iter(strat.distribute_datasets_from_function(dataset_fn))
 
-    training_mode = getattr(model, 'has_training_mode', False)
-    num_subpixels = model.num_subpixels
-
-    def replica_grads(images, seed_pair):
-      replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
-      step_seed = tf.random.experimental.stateless_fold_in(seed_pair,
-                                                           replica_id)
-      with tf.GradientTape() as tape:
-        kwargs = {'training': True} if training_mode else {}
-        log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
-        per_example = discrete.bits_per_dim(log_p, num_subpixels)
-        loss = tf.nn.compute_average_loss(per_example,
-                                          global_batch_size=batch_size)
-      return tape.gradient(loss, variables), loss
-
-    if jit_compile:
-      replica_grads = tf.function(replica_grads, jit_compile=True,
-                                  autograph=False)
-
-    @tf.function(autograph=False)
-    def train_step(images, seed_pair):
-      grads, loss = strat.run(replica_grads, args=(images, seed_pair))
-      grads = [strat.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
-               for g in grads]
-      loss = strat.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
-      grad_norm = tf.linalg.global_norm(grads)
-      finite = tf.logical_and(tf.math.is_finite(loss),
-                              tf.math.is_finite(grad_norm))
-      if clip_norm is not None:
-        # On a non-finite norm clip_by_global_norm yields NaNs; they are never
-        # applied because `finite` is false then.
-        grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=grad_norm)
-
-      def apply():
-        optimizer.apply_gradients(zip(grads, variables))
-        if ema is not None:
-          ema.update()
-        return tf.constant(True)
-      # Applied in cross-replica context: a conditional update inside
-      # replica context would need a merge_call inside tf.cond.
-      applied = tf.cond(finite, apply, lambda: tf.constant(False))
-      return loss, grad_norm, applied
+    train_step = steps.make_train_step(
+        model, optimizer, batch_size, strategy=strat, clip_norm=clip_norm,
+        ema=ema, jit_compile=jit_compile)
 
     writer = tf.summary.create_file_writer(
         os.path.join(write_dir, 'train') if chief else
@@ -358,7 +319,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       auc = ranking.auroc(in_bpd, ood_bpd)
       summary = {name: float(v.mean()) for name, v in results.items()}
       summary['ood_auroc'] = auc
-      # Both bits/dim definitions (`discrete`): they differ for padded models.
+      # Both bits/dim definitions (`models.discrete`): they differ for padded
+      # models.
       factor = model.per_model_pixel_factor
       per_model = ('' if factor == 1. else
                    f' ({factor * summary[dataset]:.4f} / '
