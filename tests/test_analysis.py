@@ -6,6 +6,7 @@ import pytest
 from tfp_flows import analysis
 from tfp_flows.models import evaluation
 from tfp_flows.models import Glow
+from tfp_flows.models import PixelCNN
 
 
 def _brute_force_auroc(neg, pos):
@@ -48,21 +49,52 @@ def test_summarize_fields():
   assert s['ci95'][0] <= 2.5 <= s['ci95'][1]
 
 
-def test_evaluate_bits_per_dim_is_batch_size_independent_given_one_batch():
+def _random_images(n, seed=0):
+  return np.random.default_rng(seed).integers(0, 256, (n, 8, 8, 1)).astype(
+      np.uint8)
+
+
+@pytest.mark.parametrize('batch_size', [4, 7, 16])
+def test_evaluate_bits_per_dim_seeds_batch_i_with_seed_i(batch_size):
+  # With stochastic dequantisation the batch size changes which noise an
+  # image gets, so results are NOT batch-size independent; what holds is
+  # the documented seeding: every batch i equals a direct call with seed
+  # (seed, i), and each image is scored exactly once, in order.
   model = Glow(image_shape=(8, 8, 1), num_steps_per_level=1,
                hidden_channels=4)
-  images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 1)).astype(
-      np.uint8)
+  images = _random_images(16)
   seen = []
-  bpd = evaluation.evaluate_bits_per_dim(model, images, batch_size=4, seed=3,
-                                       progress=lambda d, t: seen.append(d))
-  assert seen == [4, 8, 10] and bpd.shape == (10,)
-  # Batch i uses seed (3, i): the first batch must match a direct call.
-  np.testing.assert_allclose(bpd[:4], model.bits_per_dim(images[:4],
-                                                        seed=(3, 0)),
-                             rtol=1e-6)
+  bpd = evaluation.evaluate_bits_per_dim(model, images, batch_size=batch_size,
+                                         seed=3,
+                                         progress=lambda d, t: seen.append(d))
+  starts = list(range(0, 16, batch_size))
+  assert seen == [min(s + batch_size, 16) for s in starts]
+  assert bpd.shape == (16,) and bpd.dtype == np.float64
+  for i, start in enumerate(starts):
+    batch = slice(start, start + batch_size)
+    np.testing.assert_allclose(
+        bpd[batch], model.bits_per_dim(images[batch], seed=(3, i)),
+        rtol=1e-6)
   with pytest.raises(ValueError, match='batch_size'):
     evaluation.evaluate_bits_per_dim(model, images, batch_size=0)
+
+
+def test_evaluate_bits_per_dim_is_batch_size_independent_without_noise():
+  # A PixelCNN's log_prob uses no dequantisation noise (the seed is
+  # ignored), so there every image's score is the same for any batch size.
+  model = PixelCNN(image_shape=(8, 8, 1), num_hierarchies=1, num_resnet=1,
+                   num_filters=8, num_logistic_mix=2, seed=1)
+  images = _random_images(16, seed=1)
+  by_batch_size = {b: evaluation.evaluate_bits_per_dim(model, images,
+                                                       batch_size=b, seed=3)
+                   for b in (4, 7, 16)}
+  for b in (4, 7):
+    np.testing.assert_allclose(by_batch_size[b], by_batch_size[16],
+                               rtol=1e-5, err_msg=f'batch_size={b}')
+  # ... and for any seed.
+  np.testing.assert_allclose(
+      evaluation.evaluate_bits_per_dim(model, images, batch_size=7, seed=9),
+      by_batch_size[16], rtol=1e-5)
 
 
 def _brute_force_ranks(values):

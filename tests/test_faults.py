@@ -49,6 +49,7 @@ def _test_images(n=64):
 # ------------------------------------------------ 1. EMA added on resume
 
 
+@pytest.mark.slow
 def test_ema_added_on_resume_starts_from_restored_weights(tmp_path, capsys):
   _train(tmp_path, num_steps=10, learning_rate=2e-3,
          operative_config=TINY_GLOW_CONFIG.format(num_steps=10))
@@ -88,6 +89,7 @@ def _one_line_error(result, program, returncode=2):
   return ours[0]
 
 
+@pytest.mark.slow
 def test_resume_with_another_dataset_is_refused_in_one_line(tmp_path):
   config = TINY_GLOW_CONFIG.format(num_steps=4)
   _train(tmp_path, num_steps=4, checkpoint_every=2, operative_config=config)
@@ -109,6 +111,7 @@ def test_resume_with_another_dataset_is_refused_in_one_line(tmp_path):
   assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.slow
 def test_resume_allows_run_length_and_logging_changes(tmp_path, capsys):
   _train(tmp_path, num_steps=4, checkpoint_every=2,
          operative_config=TINY_GLOW_CONFIG.format(num_steps=4))
@@ -223,6 +226,7 @@ def test_no_intact_checkpoint_refuses_to_start_over(base_run, tmp_path):
 # ----------------------------------------------- 5. damaged checkpoints
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['truncated', 'bit_flipped', 'deleted'])
 def test_trainer_falls_back_to_the_newest_intact_checkpoint(
     base_run, tmp_path, capsys, kind):
@@ -251,6 +255,7 @@ def test_load_names_the_damaged_file(base_run, tmp_path, kind):
       'ckpt-4')
 
 
+@pytest.mark.slow
 def test_relative_model_dir_resumes_and_loads(base_run, tmp_path,
                                               monkeypatch):
   # The `checkpoint` state file's entries come back from TF already joined
@@ -291,6 +296,7 @@ def _hold_lock(model_dir):
   return proc
 
 
+@pytest.mark.slow
 def test_second_trainer_on_a_model_dir_is_refused(tmp_path):
   holder = _hold_lock(tmp_path)
   try:
@@ -323,6 +329,7 @@ def test_lock_of_a_dead_trainer_is_taken_over(tmp_path, capsys):
 # ---------------------------------- 6. a checkpoint larger than its config
 
 
+@pytest.mark.slow
 def test_load_refuses_a_checkpoint_larger_than_its_config(tmp_path):
   _train(tmp_path, num_steps=1,
          model_fn=lambda: Glow(num_levels=2, num_steps_per_level=2,
@@ -365,6 +372,7 @@ def test_glow_log_density_refuses_grey_levels():
   assert np.isfinite(glow.log_density(images / 256.).numpy()).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('make_model', [_tiny_glow, _tiny_pixelcnn],
                          ids=['glow', 'pixelcnn'])
 def test_log_prob_checks_values_inside_tf_function(make_model):
@@ -438,6 +446,7 @@ def test_damaged_analysis_cache_entries_are_recomputed(base_run, tmp_path):
 # ------------------------------------------------ 9. SIGTERM and Ctrl-C
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('sig', ['SIGTERM', 'SIGINT'])
 def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, sig):
   import signal  # pylint: disable=g-import-not-at-top
@@ -468,6 +477,7 @@ def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, sig):
   assert resumed['restored_step'] == 3 and resumed['step'] == 4
 
 
+@pytest.mark.slow
 def test_sigterm_to_bin_train_saves_and_exits_non_zero_in_one_line(tmp_path):
   import signal  # pylint: disable=g-import-not-at-top
   import subprocess  # pylint: disable=g-import-not-at-top
@@ -512,6 +522,7 @@ def _gin_file(tmp_path, text):
 _TINY_GLOW_GIN = os.path.join(REPO, 'gin_configs', 'tiny_glow.gin')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', [
     'unknown_dataset', 'num_steps_0', 'model_dir_is_a_file',
     'model_dir_under_a_file', 'unbalanced_brackets'])
@@ -546,6 +557,7 @@ def test_train_user_errors_are_one_line(tmp_path, case):
   assert not os.path.exists(tmp_path / 'run')  # No empty model dir left.
 
 
+@pytest.mark.slow
 def test_train_verbose_shows_the_traceback(tmp_path):
   result = _run_cli('train', '--gin_file=' + _TINY_GLOW_GIN, '--verbose',
                     '--gin_param=train.num_steps = 0',
@@ -555,6 +567,7 @@ def test_train_verbose_shows_the_traceback(tmp_path):
   assert '`num_steps` must be a positive integer' in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('case', ['output_dir_is_a_file', 'translate_dx_40',
                                   'num_images_too_large'])
 def test_analyze_sits_user_errors_are_one_line_and_early(base_run, tmp_path,
@@ -582,6 +595,7 @@ def test_analyze_sits_user_errors_are_one_line_and_early(base_run, tmp_path,
     assert not os.path.exists(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('make_model', [_tiny_glow, _tiny_pixelcnn],
                          ids=['glow', 'pixelcnn'])
 def test_empty_batch_gives_empty_results(make_model):

@@ -135,6 +135,7 @@ def _box_layers(model):
           layer.mask_box is not None]
 
 
+@pytest.mark.slow
 def test_fast_pixelcnn_log_prob_equals_reference_on_real_images():
   images, _ = data.load('mnist', 'test', num_examples=32)
   reference, fast = _pair(num_resnet=1, num_filters=16, num_hierarchies=2,

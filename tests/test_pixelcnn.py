@@ -310,6 +310,7 @@ def test_variables_exist_after_construction(eight_bit):
       seed=1)
 
 
+@pytest.mark.slow
 def test_tiny_pixelcnn_trained_30_steps_on_fashion_mnist_improves():
   images, _ = data.load('fashion_mnist', 'train')
   model = PixelCNN(num_hierarchies=1, seed=0, **_TINY)

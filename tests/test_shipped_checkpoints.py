@@ -40,6 +40,7 @@ def test_all_checkpoints_together_stay_under_40_mb():
   assert total < MAX_TOTAL_BYTES, f'{total / 2**20:.1f} MB'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', DENSITY)
 def test_density_checkpoint_matches_its_card(name):
   path = os.path.join(ROOT, name)

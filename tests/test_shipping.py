@@ -33,13 +33,14 @@ def tiny_run(tmp_path_factory):
   return model_dir
 
 
+@pytest.mark.slow
 def test_ship_writes_a_loadable_weights_only_checkpoint(tiny_run, tmp_path):
   card = shipping.ship(str(tiny_run), 'tiny', str(tmp_path), goal=3.3,
                        literature='none', notes=['a note'])
   out = tmp_path / 'tiny'
   assert sorted(os.listdir(out)) == sorted([
       'MODEL_CARD.md', 'card.json', 'ckpt-12.data-00000-of-00001',
-      'ckpt-12.index', 'operative_config.gin', 'samples.png',
+      'ckpt-12.index', 'model.json', 'operative_config.gin', 'samples.png',
       'training_curve.csv'])
   # No staging directory is left behind.
   assert os.listdir(tmp_path) == ['tiny']
@@ -81,6 +82,7 @@ def test_training_curve_has_train_and_eval_columns(tiny_run):
   assert walls == sorted(walls) and walls[0] >= 0
 
 
+@pytest.mark.slow
 def test_curve_csv_round_trips(tiny_run, tmp_path):
   shipping.ship(str(tiny_run), 'tiny', str(tmp_path))
   with open(tmp_path / 'tiny' / 'training_curve.csv', encoding='utf-8') as f:

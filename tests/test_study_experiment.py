@@ -59,6 +59,7 @@ def test_quick_reproduction_writes_every_claim_row(tmp_path):
       assert (out / path).exists(), path
 
 
+@pytest.mark.slow
 def test_missing_checkpoint_is_one_line_naming_it(tmp_path):
   empty = tmp_path / 'checkpoints'
   empty.mkdir()

@@ -47,6 +47,7 @@ def _run_train_cli(model_dir, *params, config='tiny_glow'):
   return cmd
 
 
+@pytest.mark.slow
 def test_tiny_glow_loss_falls(tmp_path):
   result = _train(tmp_path, num_steps=30, learning_rate=2e-3)
   losses = result['losses']
@@ -55,6 +56,7 @@ def test_tiny_glow_loss_falls(tmp_path):
   assert result['restored_step'] is None and result['initialized_actnorm']
 
 
+@pytest.mark.slow
 def test_resume_continues_from_checkpoint_without_reinit(tmp_path):
   first = _train(tmp_path, num_steps=10, checkpoint_every=5)
   assert first['step'] == 10
@@ -64,6 +66,7 @@ def test_resume_continues_from_checkpoint_without_reinit(tmp_path):
   assert second['step'] == 15 and len(second['losses']) == 5
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
   model_dir = tmp_path / 'run'
   params = ['train.num_steps = 400', 'train.checkpoint_every = 5',
@@ -106,6 +109,7 @@ def test_resume_after_sigkill(tmp_path):
              for k in reader.get_variable_to_shape_map())
 
 
+@pytest.mark.slow
 def test_mirrored_first_step_loss_matches_default(tmp_path):
   # Same global batch and init; replicas fold their id into the
   # dequantisation seed, so losses agree up to that noise (measured ~1e-4).
@@ -117,6 +121,7 @@ def test_mirrored_first_step_loss_matches_default(tmp_path):
                              atol=1e-3)
 
 
+@pytest.mark.slow
 def test_mirrored_pixelcnn_matches_default_over_two_steps(tmp_path):
   # PixelCNN has no dequantisation noise and (here) no dropout, so the two
   # strategies compute the same function: only float summation order differs.
@@ -128,15 +133,50 @@ def test_mirrored_pixelcnn_matches_default_over_two_steps(tmp_path):
   np.testing.assert_allclose(mirrored['losses'], default['losses'], rtol=1e-5)
 
 
-def _free_port():
-  with socket.socket() as s:
+def _reserve_ports(n):
+  """`n` distinct free ports, each held by a bound (not listening) socket.
+
+  Picking a free port and closing its socket before the workers start is a
+  race: in the seconds a worker takes to import TensorFlow, the kernel may
+  give the port to someone else (another test process, any outgoing
+  connection), the worker's gRPC server then fails to bind ("Could not start
+  gRPC server") and its peer waits for it until the timeout. So the sockets
+  stay bound until the workers have exited: the kernel hands a bound port to
+  no other bind(0) or connect(). The workers can still bind it because both
+  sides set SO_REUSEADDR (and SO_REUSEPORT; gRPC sets them on Linux, checked
+  with the pinned TensorFlow: its server starts on a port held this way, and
+  fails on one held by a listening socket). Ours never listens, so it never
+  takes a connection meant for a worker.
+
+  Returns:
+    The list of sockets; the caller closes them.
+  """
+  sockets = []
+  for _ in range(n):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, 'SO_REUSEPORT'):
+      s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
+    sockets.append(s)
+  assert len({s.getsockname()[1] for s in sockets}) == n, sockets
+  return sockets
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', ['tiny_glow', 'tiny_pixelcnn'])
 def test_multi_worker_two_local_processes_agree(tmp_path, config):
-  ports = [_free_port(), _free_port()]
+  reserved = _reserve_ports(2)
+  try:
+    _run_two_workers(tmp_path, config,
+                     [s.getsockname()[1] for s in reserved])
+  finally:
+    for s in reserved:
+      s.close()
+
+
+def _run_two_workers(tmp_path, config, ports):
+  """Trains `config` with two local workers on `ports`; checks they agree."""
   cluster = {'worker': [f'127.0.0.1:{p}' for p in ports]}
   model_dir = tmp_path / 'mw'
   params = ['train.strategy = "multi_worker"', 'train.num_steps = 4',
@@ -213,6 +253,7 @@ def test_tensorboard_events_hold_the_scalars(tmp_path):
   assert np.isfinite(tf.make_ndarray(loss_events[-1].tensor_proto))
 
 
+@pytest.mark.slow
 def test_bad_gin_binding_is_a_one_line_error(tmp_path):
   result = subprocess.run(
       _run_train_cli(tmp_path, 'train.num_stpes = 3'), capture_output=True,
@@ -223,6 +264,7 @@ def test_bad_gin_binding_is_a_one_line_error(tmp_path):
   assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_time_budget_stops_early_and_leaves_a_usable_checkpoint(tmp_path):
   # A budget already spent by model building stops before the first step,
   # which must still leave a checkpoint and an evaluation behind.
@@ -247,6 +289,7 @@ def test_bad_trainer_arguments():
     trainer.train('/tmp/unused', _tiny_glow, num_steps=0, verbose=False)
 
 
+@pytest.mark.slow
 def test_tiny_pixelcnn_trains_and_loads_through_the_cli(tmp_path):
   from tfp_flows import data  # pylint: disable=g-import-not-at-top
   from tfp_flows import models  # pylint: disable=g-import-not-at-top
