@@ -20,7 +20,9 @@ ShippedModel = collections.namedtuple(
 # The checkpoints committed so far: `bin/reproduce` requires these and lists
 # the others as not yet trained (each session trains what fits in it).
 SHIPPED = frozenset({'paper_glow_affine_fashion_mnist',
-                     'paper_glow_affine_mnist', 'pixelcnn_fashion_mnist',
+                     'paper_glow_affine_mnist',
+                     'paper_glow_additive_fashion_mnist',
+                     'paper_glow_additive_mnist', 'pixelcnn_fashion_mnist',
                      'classifier_fashion_mnist', 'classifier_mnist'})
 
 _GLOW_FM = ('a 69M-parameter Glow on 28x28 FashionMNIST reaches about '
