@@ -14,6 +14,7 @@ them at the edge, see `tfp_flows.configurables` and `bin/train`):
   OoD set, TensorBoard summaries, console progress, checkpoints that resume.
 """
 
+import functools
 import os
 import signal
 import sys
@@ -26,15 +27,14 @@ import tensorflow as tf
 from tfp_flows import data
 from tfp_flows.models import checkpoints
 from tfp_flows.models import ema as ema_lib
-from tfp_flows.models import evaluation
 from tfp_flows.models import loading
 from tfp_flows.training import model_dir as model_dir_lib
 from tfp_flows.training import optimizers
+from tfp_flows.training import reporting
 from tfp_flows.training import steps
 from tfp_flows.training import strategies
 from tfp_flows.utils import atomic
 from tfp_flows.utils import display
-from tfp_flows.utils import ranking
 from tfp_flows.utils.validation import positive_int
 
 __all__ = ['ConfigMismatchError', 'ModelDirLockedError',
@@ -163,21 +163,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   """
   log = _log_fn(verbose)
   call_start_wall, call_start_cpu = time.perf_counter(), time.process_time()
-  if max_train_seconds is not None:
-    if isinstance(max_train_seconds, bool) or not isinstance(
-        max_train_seconds, (int, float)) or not max_train_seconds > 0:
-      raise ValueError('`max_train_seconds` must be a positive number or '
-                       f'None; got {max_train_seconds!r}.')
-    if strategy == 'multi_worker':
-      raise ValueError('`max_train_seconds` is not supported with strategy '
-                       "'multi_worker': each worker would stop at a different "
-                       'step. Bound the run with `num_steps` instead.')
-  num_steps = positive_int(num_steps, 'num_steps')
-  batch_size = positive_int(batch_size, 'batch_size')
-  num_eval_images = positive_int(num_eval_images, 'num_eval_images')
-  init_batch_size = positive_int(init_batch_size, 'init_batch_size')
-  if not callable(model_fn):
-    raise TypeError(f'`model_fn` must be callable; got {model_fn!r}.')
+  num_steps, batch_size, num_eval_images, init_batch_size = _check_arguments(
+      model_fn, num_steps, batch_size, num_eval_images, init_batch_size,
+      max_train_seconds, strategy)
   ood_dataset = ood_dataset or data.ood_dataset_for(dataset)
   strat = strategies.make_strategy(strategy, num_cpu_devices)
   replicas = strat.num_replicas_in_sync
@@ -197,96 +185,25 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   # cannot save alone, so there the default handlers stay.
   stop_signals = _StopSignals(log, enabled=strategy != 'multi_worker')
   try:
-
     train_images, _ = data.load(dataset, 'train', data_dir=data_dir)
     eval_sets = {
         name: data.load(name, 'test', data_dir=data_dir)[0][:num_eval_images]
         for name in dict.fromkeys([dataset, ood_dataset])}
-
     with strat.scope():
       model = model_fn()
       if callable(operative_config):
         # Evaluated now: gin's operative config lists the model's parameters
         # only once the model has been built.
         operative_config = operative_config()
-      config_path = os.path.join(model_dir, 'operative_config.gin')
-      # Every checkpoint on disk, named by the `checkpoint` state file or not
-      # (a run copied without that file must resume, not start over and
-      # overwrite its checkpoints).
-      candidates = checkpoints.checkpoint_paths(write_dir)
-      if (operative_config is not None and candidates
-          and os.path.exists(config_path)):
-        # Before anything is restored or written: a resume must not relabel
-        # the run (e.g. train on another data set under the same model dir).
-        with open(config_path) as f:
-          changes = model_dir_lib.compare_configs(f.read(), operative_config,
-                                                  config_path)
-        for change in changes:
-          log(f'Resuming with a changed setting: {change}.')
-      variables = model.trainable_variables
-      optimizer = optimizers.make_optimizer(learning_rate, warmup_steps,
-                                            decay_steps)
-      optimizer.build(variables)
-      ema = (ema_lib.ExponentialMovingAverage(variables, ema_decay)
-             if ema_decay else None)
-      # `step` names the optimizer's step counter at the top of the checkpoint.
-      checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                       step=optimizer.iterations,
-                                       **({'ema': ema} if ema else {}))
-      manager = tf.train.CheckpointManager(checkpoint, write_dir,
-                                           max_to_keep=keep_checkpoints)
-      if candidates and not manager.latest_checkpoint:
-        _warn(f'{write_dir} has checkpoints but no `checkpoint` state file; '
-              'resuming from the newest intact one.')
-      path = _newest_intact(candidates, write_dir, log)
-      restored_step = None
-      if path is not None:
-        status = checkpoint.restore(path)
-        keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-        restored_step = int(optimizer.iterations.numpy())
-        if ema is not None and not any(k.startswith('ema/') for k in keys):
-          # Trained without EMA until now: the shadows still hold the random
-          # initial weights, so they start again from the restored weights.
-          status.expect_partial()
-          ema.reset_to_weights()
-          ema.num_updates.assign(0)
-          log(f'EMA (decay {ema_decay:g}) added on resume: {path} has no '
-              'averages, so they start from its weights at step '
-              f'{restored_step}.')
-        elif ema is not None and not any('num_updates' in k for k in keys):
-          # Written before the EMA counted its updates: every applied step
-          # updated it, so the step is the count.
-          status.expect_partial()
-          ema.num_updates.assign(optimizer.iterations)
-        else:
-          status.assert_existing_objects_matched()
-        log(f'Restored {path} at step {restored_step}.')
-    last_checkpoint = path
-
-    image_shape = list(model.image_shape)
-    if list(train_images.shape[1:]) != image_shape:
-      raise ValueError(f'Model image shape {image_shape} does not match '
-                       f'{dataset} images {list(train_images.shape[1:])}.')
-    if operative_config is not None and chief:
-      _write_text(config_path, operative_config)
-    if chief and type(model).__name__ in loading.MODEL_CLASSES:
-      # What `models.load` rebuilds the model from, without gin.
-      loading.write_model_json(model_dir, model, dataset)
-
-    rng = np.random.default_rng(seed)
-    initialized = False
-    if hasattr(model, 'initialize'):
-      init_batch = train_images[rng.choice(len(train_images), init_batch_size,
-                                           replace=False)]
-      initialized = model.initialize(init_batch, seed=seed, strategy=strat)
-      if initialized:
-        log(f'ActNorm data-dependent init on {init_batch_size} images.')
-        if ema is not None:
-          ema.reset_to_weights()
-      elif restored_step is None:
-        log('ActNorm already initialised.')
-
-    start_step = int(optimizer.iterations.numpy())
+      state = _build_or_restore(model, model_dir, write_dir, operative_config,
+                                learning_rate, warmup_steps, decay_steps,
+                                ema_decay, keep_checkpoints, log)
+    _check_image_shape(model, train_images, dataset)
+    if chief:
+      _write_model_files(model_dir, model, dataset, operative_config)
+    initialized = _initialize_actnorm(model, state, train_images,
+                                      init_batch_size, seed, strat, log)
+    start_step = int(state.optimizer.iterations.numpy())
 
     def dataset_fn(input_context):
       # Seeding with the start step gives a resumed run fresh batches.
@@ -294,156 +211,290 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                                seed=seed * 1_000_003 + start_step,
                                input_context=input_context)
     iterator = iter(strat.distribute_datasets_from_function(dataset_fn))
-
     train_step = steps.make_train_step(
-        model, optimizer, batch_size, strategy=strat, clip_norm=clip_norm,
-        ema=ema, jit_compile=jit_compile)
-
-    writer = tf.summary.create_file_writer(
-        os.path.join(write_dir, 'train') if chief else
-        os.path.join(write_dir, 'events'))
-    if operative_config is not None and chief:
-      with writer.as_default():
-        tf.summary.text('operative_config',
-                        '    ' + operative_config.replace('\n', '\n    '),
-                        step=start_step)
-
-    def evaluate(step):
-      results = {}
-      with (ema.swapped_in() if ema is not None else _null()):
-        for name, images in eval_sets.items():
-          bpd = evaluation.evaluate_bits_per_dim(model, images, eval_batch_size,
-                                               seed=seed)
-          results[name] = bpd
-      in_bpd, ood_bpd = results[dataset], results[ood_dataset]
-      auc = ranking.auroc(in_bpd, ood_bpd)
-      summary = {name: float(v.mean()) for name, v in results.items()}
-      summary['ood_auroc'] = auc
-      # Both bits/dim definitions (`models.discrete`): they differ for padded
-      # models.
-      factor = model.per_model_pixel_factor
-      per_model = ('' if factor == 1. else
-                   f' ({factor * summary[dataset]:.4f} / '
-                   f'{factor * summary[ood_dataset]:.4f} per model pixel)')
-      log(f'  eval @ {step}: ' + ', '.join(
-          f'{n} {v:.4f} bits/dim' for n, v in summary.items()
-          if n != 'ood_auroc') + per_model + f', OoD AUROC {auc:.3f}')
-      if chief:
-        with writer.as_default():
-          for name, bpd in results.items():
-            tf.summary.scalar(f'eval/{name}/bits_per_dim', float(bpd.mean()),
-                              step=step)
-            tf.summary.scalar(f'eval/{name}/bits_per_model_pixel',
-                              factor * float(bpd.mean()), step=step)
-            tf.summary.histogram(f'eval/{name}/bits_per_dim_per_image', bpd,
-                                 step=step)
-          tf.summary.scalar('eval/ood_auroc', auc, step=step)
-      return summary
-
-    def write_samples(step):
-      if not chief or not hasattr(model, 'sample'):
-        return
-      with (ema.swapped_in() if ema is not None else _null()), \
-          writer.as_default():
-        temps = (0.7, 1.0) if hasattr(model, 'encode') else (None,)
-        for t in temps:
-          kwargs = {} if t is None else {'temperature': t}
-          imgs = model.sample(num_samples, seed=seed * 100_003 + step,
-                              **kwargs).numpy()
-          tag = 'samples' if t is None else f'samples/temperature_{t}'
-          tf.summary.image(tag, display.image_grid(imgs), step=step)
-
-    losses, skipped = [], []
-    bad_in_a_row = 0
-    last_eval = None
-    # Throughput counts step time only (not evaluation, sampling, saving), and
-    # not the first step, which includes tracing.
-    train_seconds, timed_images, first_step_done = 0., 0, False
+        model, state.optimizer, batch_size, strategy=strat,
+        clip_norm=clip_norm, ema=state.ema, jit_compile=jit_compile)
+    reporter = reporting.RunReporter(
+        model, state.ema, tf.summary.create_file_writer(
+            os.path.join(write_dir, 'train' if chief else 'events')),
+        chief, log, eval_sets, eval_batch_size, seed, num_samples)
+    if operative_config is not None:
+      reporter.operative_config(operative_config, start_step)
     log(f'Training {dataset} from step {start_step} to {num_steps}, global '
         f'batch {batch_size} on {replicas} replica(s).')
-    step = start_step
-    batch_index = 0
-    stopped_early = False
     stop_signals.install()
-    while step < num_steps:
-      if stop_signals.received:
-        break
-      if (max_train_seconds is not None and
-          time.perf_counter() - call_start_wall > max_train_seconds):
-        stopped_early = True
-        log(f'Time budget of {max_train_seconds:g} s spent at step {step}; '
-            f'stopping before {num_steps} steps.')
-        break
-      images = next(iterator)
-      if batch_hook is not None:
-        images = _apply_hook(strat, batch_hook, batch_index, images)
-      batch_index += 1
-      seed_pair = tf.constant([seed, step], tf.int32)
-      tick = time.perf_counter()
-      loss, grad_norm, applied = train_step(images, seed_pair)
-      loss, grad_norm, applied = float(loss), float(grad_norm), bool(applied)
-      if first_step_done:
-        train_seconds += time.perf_counter() - tick
-        timed_images += batch_size
-      first_step_done = True
-      if not applied:
-        bad_in_a_row += 1
-        skipped.append(step)
-        log(f'step {step}: non-finite loss ({loss}) or gradient norm '
-            f'({grad_norm}); update skipped ({bad_in_a_row} in a row).')
-        if bad_in_a_row >= max_consecutive_bad_steps:
-          raise NonFiniteTrainingError(
-              f'{bad_in_a_row} consecutive steps with non-finite loss or '
-              f'gradients (last at step {step}); stopped. The last good '
-              f'checkpoint is {last_checkpoint}.')
-        continue
-      bad_in_a_row = 0
-      step = int(optimizer.iterations.numpy())
-      losses.append(loss)
-      img_s = (timed_images / train_seconds if train_seconds > 0 else
-               float('nan'))
-      if log_every and (step % log_every == 0 or step == num_steps):
-        eta = (num_steps - step) * batch_size / img_s if img_s > 0 else float(
-            'nan')
-        log(f'step {step}/{num_steps}  loss {loss:.4f} bits/dim  grad norm '
-            f'{grad_norm:.3g}  {img_s:.1f} img/s  ETA '
-            f'{display.format_eta(eta)}')
-      if chief and summary_every and step % summary_every == 0:
-        with writer.as_default():
-          tf.summary.scalar('train/loss', loss, step=step)
-          tf.summary.scalar('train/bits_per_dim', loss, step=step)
-          tf.summary.scalar('train/grad_norm', grad_norm, step=step)
-          tf.summary.scalar(
-              'train/learning_rate',
-              float(tf.convert_to_tensor(optimizer.learning_rate)), step=step)
-          if img_s == img_s:
-            tf.summary.scalar('train/images_per_second', img_s, step=step)
-      if checkpoint_every and step % checkpoint_every == 0:
-        last_checkpoint = manager.save(checkpoint_number=step)
-      if eval_every and step % eval_every == 0:
-        last_eval = evaluate(step)
-      if sample_every and step % sample_every == 0:
-        write_samples(step)
-
-    if last_checkpoint is None or not last_checkpoint.endswith(f'-{step}'):
-      last_checkpoint = manager.save(checkpoint_number=step)
-    if stop_signals.received:
-      writer.flush()
-      raise TrainingInterrupted(stop_signals.received, step, last_checkpoint)
-    if last_eval is None or (eval_every and step % eval_every):
-      last_eval = evaluate(step)
-    writer.flush()
-    return dict(step=step, losses=losses, skipped_steps=skipped, eval=last_eval,
-                images_per_second=(timed_images / train_seconds
-                                   if train_seconds else None),
-                restored_step=restored_step, initialized_actnorm=initialized,
-                checkpoint=last_checkpoint,
-                stopped_early=stopped_early,
+    loop = _TrainingLoop(
+        train_step, iterator, state, reporter, stop_signals, log,
+        num_steps=num_steps, batch_size=batch_size, seed=seed,
+        log_every=log_every, summary_every=summary_every,
+        checkpoint_every=checkpoint_every, eval_every=eval_every,
+        sample_every=sample_every,
+        max_consecutive_bad_steps=max_consecutive_bad_steps,
+        budget=(None if max_train_seconds is None
+                else (call_start_wall, max_train_seconds)),
+        batch_hook=batch_hook and functools.partial(_apply_hook, strat,
+                                                    batch_hook))
+    loop.run(start_step)
+    return dict(step=loop.step, losses=loop.losses,
+                skipped_steps=loop.skipped, eval=loop.last_eval,
+                images_per_second=loop.images_per_second(),
+                restored_step=state.restored_step,
+                initialized_actnorm=initialized,
+                checkpoint=loop.last_checkpoint,
+                stopped_early=loop.stopped_early,
                 wall_seconds=time.perf_counter() - call_start_wall,
                 cpu_seconds=time.process_time() - call_start_cpu)
   finally:
     stop_signals.restore()
     lock.release()
+
+
+def _check_arguments(model_fn, num_steps, batch_size, num_eval_images,
+                     init_batch_size, max_train_seconds, strategy):
+  """The validated counts `(num_steps, batch_size, num_eval_images,
+  init_batch_size)`; raises ValueError/TypeError naming a bad argument."""
+  if max_train_seconds is not None:
+    if isinstance(max_train_seconds, bool) or not isinstance(
+        max_train_seconds, (int, float)) or not max_train_seconds > 0:
+      raise ValueError('`max_train_seconds` must be a positive number or '
+                       f'None; got {max_train_seconds!r}.')
+    if strategy == 'multi_worker':
+      raise ValueError('`max_train_seconds` is not supported with strategy '
+                       "'multi_worker': each worker would stop at a different "
+                       'step. Bound the run with `num_steps` instead.')
+  counts = (positive_int(num_steps, 'num_steps'),
+            positive_int(batch_size, 'batch_size'),
+            positive_int(num_eval_images, 'num_eval_images'),
+            positive_int(init_batch_size, 'init_batch_size'))
+  if not callable(model_fn):
+    raise TypeError(f'`model_fn` must be callable; got {model_fn!r}.')
+  return counts
+
+
+class _RunState:
+  """The restorable state of a run: optimizer, EMA, checkpoint manager."""
+
+  def __init__(self, optimizer, ema, checkpoint, manager, restored_path):
+    self.optimizer, self.ema = optimizer, ema
+    self.checkpoint, self.manager = checkpoint, manager
+    self.restored_path = restored_path
+    self.restored_step = (None if restored_path is None
+                          else int(optimizer.iterations.numpy()))
+
+
+def _build_or_restore(model, model_dir, write_dir, operative_config,
+                      learning_rate, warmup_steps, decay_steps, ema_decay,
+                      keep_checkpoints, log):
+  """Builds optimizer, EMA and checkpoint (in the strategy's scope) and
+  restores the newest intact checkpoint, after checking a resume's config."""
+  config_path = os.path.join(model_dir, 'operative_config.gin')
+  # Every checkpoint on disk, named by the `checkpoint` state file or not
+  # (a run copied without that file must resume, not start over and
+  # overwrite its checkpoints).
+  candidates = checkpoints.checkpoint_paths(write_dir)
+  if (operative_config is not None and candidates
+      and os.path.exists(config_path)):
+    # Before anything is restored or written: a resume must not relabel
+    # the run (e.g. train on another data set under the same model dir).
+    with open(config_path) as f:
+      changes = model_dir_lib.compare_configs(f.read(), operative_config,
+                                              config_path)
+    for change in changes:
+      log(f'Resuming with a changed setting: {change}.')
+  variables = model.trainable_variables
+  optimizer = optimizers.make_optimizer(learning_rate, warmup_steps,
+                                        decay_steps)
+  optimizer.build(variables)
+  ema = (ema_lib.ExponentialMovingAverage(variables, ema_decay)
+         if ema_decay else None)
+  # `step` names the optimizer's step counter at the top of the checkpoint.
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                   step=optimizer.iterations,
+                                   **({'ema': ema} if ema else {}))
+  manager = tf.train.CheckpointManager(checkpoint, write_dir,
+                                       max_to_keep=keep_checkpoints)
+  if candidates and not manager.latest_checkpoint:
+    _warn(f'{write_dir} has checkpoints but no `checkpoint` state file; '
+          'resuming from the newest intact one.')
+  path = _newest_intact(candidates, write_dir, log)
+  if path is not None:
+    _restore(checkpoint, path, optimizer, ema, ema_decay, log)
+  return _RunState(optimizer, ema, checkpoint, manager, path)
+
+
+def _restore(checkpoint, path, optimizer, ema, ema_decay, log):
+  """Restores `path`, reconciling EMA shadows the checkpoint lacks."""
+  status = checkpoint.restore(path)
+  keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+  restored_step = int(optimizer.iterations.numpy())
+  if ema is not None and not any(k.startswith('ema/') for k in keys):
+    # Trained without EMA until now: the shadows still hold the random
+    # initial weights, so they start again from the restored weights.
+    status.expect_partial()
+    ema.reset_to_weights()
+    ema.num_updates.assign(0)
+    log(f'EMA (decay {ema_decay:g}) added on resume: {path} has no '
+        'averages, so they start from its weights at step '
+        f'{restored_step}.')
+  elif ema is not None and not any('num_updates' in k for k in keys):
+    # Written before the EMA counted its updates: every applied step
+    # updated it, so the step is the count.
+    status.expect_partial()
+    ema.num_updates.assign(optimizer.iterations)
+  else:
+    status.assert_existing_objects_matched()
+  log(f'Restored {path} at step {restored_step}.')
+
+
+def _check_image_shape(model, train_images, dataset):
+  image_shape = list(model.image_shape)
+  if list(train_images.shape[1:]) != image_shape:
+    raise ValueError(f'Model image shape {image_shape} does not match '
+                     f'{dataset} images {list(train_images.shape[1:])}.')
+
+
+def _write_model_files(model_dir, model, dataset, operative_config):
+  """`operative_config.gin` and `model.json` (what `models.load` reads)."""
+  if operative_config is not None:
+    _write_text(os.path.join(model_dir, 'operative_config.gin'),
+                operative_config)
+  if type(model).__name__ in loading.MODEL_CLASSES:
+    loading.write_model_json(model_dir, model, dataset)
+
+
+def _initialize_actnorm(model, state, train_images, init_batch_size, seed,
+                        strat, log):
+  """ActNorm's data-dependent init, once, before the first step (never
+  after a restore); returns whether it ran."""
+  if not hasattr(model, 'initialize'):
+    return False
+  rng = np.random.default_rng(seed)
+  init_batch = train_images[rng.choice(len(train_images), init_batch_size,
+                                       replace=False)]
+  initialized = model.initialize(init_batch, seed=seed, strategy=strat)
+  if initialized:
+    log(f'ActNorm data-dependent init on {init_batch_size} images.')
+    if state.ema is not None:
+      state.ema.reset_to_weights()
+  elif state.restored_step is None:
+    log('ActNorm already initialised.')
+  return initialized
+
+
+class _TrainingLoop:
+  """Steps until `num_steps`, a stop signal or the time budget (`(start,
+  seconds)` of `time.perf_counter`, or None); saves, logs, evaluates and
+  samples on their periods (0 disables one)."""
+
+  def __init__(self, train_step, iterator, state, reporter, stop_signals,
+               log, num_steps, batch_size, seed, log_every, summary_every,
+               checkpoint_every, eval_every, sample_every,
+               max_consecutive_bad_steps, budget, batch_hook):
+    self.train_step, self.iterator, self.state = train_step, iterator, state
+    self.reporter, self.stop_signals, self.log = reporter, stop_signals, log
+    self.num_steps, self.batch_size, self.seed = num_steps, batch_size, seed
+    self.log_every, self.summary_every = log_every, summary_every
+    self.checkpoint_every, self.eval_every = checkpoint_every, eval_every
+    self.sample_every = sample_every
+    self.max_bad = max_consecutive_bad_steps
+    self.budget, self.batch_hook = budget, batch_hook
+    self.losses, self.skipped = [], []
+    self.last_eval, self.stopped_early = None, False
+    self.last_checkpoint = state.restored_path
+    # Throughput counts step time only (not evaluation, sampling, saving),
+    # and not the first step, which includes tracing.
+    self.train_seconds, self.timed_images = 0., 0
+    self.step = None
+
+  def images_per_second(self):
+    return (self.timed_images / self.train_seconds if self.train_seconds
+            else None)
+
+  def _should_stop(self):
+    if self.stop_signals.received:
+      return True
+    if self.budget is not None:
+      start, seconds = self.budget
+      if time.perf_counter() - start > seconds:
+        self.stopped_early = True
+        self.log(f'Time budget of {seconds:g} s spent at step {self.step}; '
+                 f'stopping before {self.num_steps} steps.')
+        return True
+    return False
+
+  def run(self, start_step):
+    """Trains; raises `TrainingInterrupted` after saving on a signal."""
+    self.step, bad_in_a_row, batch_index = start_step, 0, 0
+    while self.step < self.num_steps and not self._should_stop():
+      images = next(self.iterator)
+      if self.batch_hook is not None:
+        images = self.batch_hook(batch_index, images)
+      batch_index += 1
+      tick = time.perf_counter()
+      loss, grad_norm, applied = self.train_step(
+          images, tf.constant([self.seed, self.step], tf.int32))
+      loss, grad_norm, applied = float(loss), float(grad_norm), bool(applied)
+      if batch_index > 1:
+        self.train_seconds += time.perf_counter() - tick
+        self.timed_images += self.batch_size
+      if not applied:
+        bad_in_a_row += 1
+        self._skip(loss, grad_norm, bad_in_a_row)
+        continue
+      bad_in_a_row = 0
+      self.step = int(self.state.optimizer.iterations.numpy())
+      self.losses.append(loss)
+      self._periodic(loss, grad_norm)
+    self._finish()
+
+  def _skip(self, loss, grad_norm, bad_in_a_row):
+    self.skipped.append(self.step)
+    self.log(f'step {self.step}: non-finite loss ({loss}) or gradient norm '
+             f'({grad_norm}); update skipped ({bad_in_a_row} in a row).')
+    if bad_in_a_row >= self.max_bad:
+      raise NonFiniteTrainingError(
+          f'{bad_in_a_row} consecutive steps with non-finite loss or '
+          f'gradients (last at step {self.step}); stopped. The last good '
+          f'checkpoint is {self.last_checkpoint}.')
+
+  def _due(self, every):
+    return every and self.step % every == 0
+
+  def _periodic(self, loss, grad_norm):
+    step, img_s = self.step, self.images_per_second() or float('nan')
+    if self.log_every and (self._due(self.log_every)
+                           or step == self.num_steps):
+      eta = ((self.num_steps - step) * self.batch_size / img_s
+             if img_s > 0 else float('nan'))
+      self.log(f'step {step}/{self.num_steps}  loss {loss:.4f} bits/dim  '
+               f'grad norm {grad_norm:.3g}  {img_s:.1f} img/s  ETA '
+               f'{display.format_eta(eta)}')
+    if self._due(self.summary_every):
+      learning_rate = float(tf.convert_to_tensor(
+          self.state.optimizer.learning_rate))
+      self.reporter.training_scalars(step, loss, grad_norm, learning_rate,
+                                     img_s)
+    if self._due(self.checkpoint_every):
+      self.last_checkpoint = self.state.manager.save(checkpoint_number=step)
+    if self._due(self.eval_every):
+      self.last_eval = self.reporter.evaluate(step)
+    if self._due(self.sample_every):
+      self.reporter.samples(step)
+
+  def _finish(self):
+    """Saves the final step, evaluates it if not done yet."""
+    step = self.step
+    if (self.last_checkpoint is None
+        or not self.last_checkpoint.endswith(f'-{step}')):
+      self.last_checkpoint = self.state.manager.save(checkpoint_number=step)
+    if self.stop_signals.received:
+      self.reporter.flush()
+      raise TrainingInterrupted(self.stop_signals.received, step,
+                                self.last_checkpoint)
+    if self.last_eval is None or (self.eval_every
+                                  and step % self.eval_every):
+      self.last_eval = self.reporter.evaluate(step)
+    self.reporter.flush()
 
 
 class TrainingInterrupted(RuntimeError):
@@ -529,14 +580,6 @@ def _newest_intact(candidates, directory, log):
         '; refusing to start over, which would overwrite them. Move them '
         'elsewhere to train afresh.')
   return None
-
-
-class _null:
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    return False
 
 
 def _apply_hook(strat, hook, batch_index, images):
