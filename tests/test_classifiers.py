@@ -107,6 +107,7 @@ def test_predictions_are_probabilities_and_labels(trained_dir, mnist_test):
   assert clf.predict_proba(images[:0]).shape == (0, 10)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_given_the_seed(tmp_path):
   digests = []
   for seed, name in ((0, 'a'), (0, 'b'), (1, 'c')):
@@ -257,6 +258,7 @@ def test_bad_constructor_and_training_arguments(tmp_path):
 # --------------------------------------------------------- CLI and gin
 
 
+@pytest.mark.slow
 def test_cli_bad_gin_binding_is_a_one_line_error(tmp_path):
   model_dir = tmp_path / 'run'
   result = _cli(f'--gin_file={CONFIGS[0]}', f'--model_dir={model_dir}',
@@ -271,6 +273,7 @@ def test_cli_bad_gin_binding_is_a_one_line_error(tmp_path):
   assert not model_dir.exists()
 
 
+@pytest.mark.slow
 def test_cli_bad_value_is_a_one_line_error(tmp_path):
   result = _cli('--dataset=mnist', f'--model_dir={tmp_path / "run"}',
                 '--gin_param=train_classifier.epochs = 0')
@@ -279,6 +282,7 @@ def test_cli_bad_value_is_a_one_line_error(tmp_path):
       'train_classifier: error: `epochs` must be a positive integer; got 0.']
 
 
+@pytest.mark.slow
 def test_wrapper_trains_into_a_directory_relative_to_the_caller(tmp_path):
   with open(os.path.join(REPO, '.venv', '.tfp_flows-install-stamp')) as f:
     stamp = f.read().split()

@@ -189,6 +189,7 @@ def test_rerun_reuses_the_cache(study, glow_dir, monkeypatch):
   assert again['results'] == summary['results']
 
 
+@pytest.mark.slow
 def test_zero_latents_on_pixelcnn_only_is_a_clear_error(pixelcnn_dir, tmp_path):
   with pytest.raises(ValueError, match='needs a multi-scale Glow'):
     entry.analyze_sits([pixelcnn_dir], str(tmp_path),
@@ -196,6 +197,7 @@ def test_zero_latents_on_pixelcnn_only_is_a_clear_error(pixelcnn_dir, tmp_path):
                        verbose=False)
 
 
+@pytest.mark.slow
 def test_pixelcnn_study_skips_zero_latents_by_default(pixelcnn_dir, tmp_path):
   summary = entry.analyze_sits(
       [pixelcnn_dir], str(tmp_path), num_images=8, datasets=['mnist'],
@@ -231,6 +233,7 @@ def test_pixelcnn_study_skips_zero_latents_by_default(pixelcnn_dir, tmp_path):
   assert (table['clipped_fraction'][cond_edge] > 0).any()
 
 
+@pytest.mark.slow
 def test_paper_presets_on_a_3_level_glow_and_a_pixelcnn(glow3_dir,
                                                         pixelcnn_dir,
                                                         tmp_path):
@@ -295,6 +298,7 @@ def test_bad_inputs_are_clear_errors(glow_dir, tmp_path):
                        sits=[sits.Translate()], verbose=False)
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(glow_dir, tmp_path):
   cmd = [sys.executable, os.path.join(REPO, 'bin', 'analyze_sits'),
          f'--model_dir={glow_dir}', f'--output_dir={tmp_path}',
