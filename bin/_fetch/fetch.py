@@ -141,12 +141,10 @@ def _verify(name, fetched):
                          f"{fetched.source}:{spec.images.name}")
       labels = parse_idx(fetched.payloads[spec.labels.name],
                          f"{fetched.source}:{spec.labels.name}")
-      digest = sources.content_digest(images, labels)
-      if digest != spec.content_digest:
-        raise CorruptDataError(
-            f"{name} {split} ({spec.images.name}, {spec.labels.name}) "
-            f"from {fetched.source} has content digest {digest}, "
-            f"expected {spec.content_digest}")
+      sources.check_content_digest(
+          spec, images, labels,
+          f"{name} {split} ({spec.images.name}, {spec.labels.name}) "
+          f"from {fetched.source}")
   return digests
 
 

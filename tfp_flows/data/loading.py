@@ -108,12 +108,13 @@ def _load_real(name, split, root):
     # Files accepted through the manifest (reordered tensorflow_datasets
     # copies) are checked as a pair, which also catches a mix of files
     # from two different fetches.
-    digest = sources.content_digest(images, labels)
-    if digest != spec.content_digest:
-      raise CorruptDataError(
-          f"{paths[0]} and {paths[1]} do not form the {name} {split} "
-          f"split (content digest {digest}, expected "
-          f"{spec.content_digest}); {fix}")
+    try:
+      sources.check_content_digest(
+          spec, images, labels,
+          f"{paths[0]} and {paths[1]} do not form the {name} {split} split: "
+          "the pair")
+    except CorruptDataError as e:
+      raise CorruptDataError(f"{e}; {fix}") from None
   images = images.reshape((n,) + catalog.IMAGE_SHAPE)
   labels = labels.astype(np.int64)
   labels.flags.writeable = False

@@ -14,10 +14,13 @@ import hashlib
 
 import numpy as np
 
+from tfp_flows.data.errors import CorruptDataError
+
 __all__ = [
     "IdxFile",
     "SplitFiles",
     "SPLIT_FILES",
+    "check_content_digest",
     "content_digest",
 ]
 
@@ -151,3 +154,23 @@ def content_digest(images, labels):
       axis=1)
   digests = sorted(hashlib.sha256(r.tobytes()).digest() for r in records)
   return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
+def check_content_digest(spec, images, labels, description):
+  """Raises unless `images` and `labels` form the split `spec` describes.
+
+  Args:
+    spec: the split's entry of `SPLIT_FILES` (its `content_digest`).
+    images: ``np.uint8`` array ``[N, 28, 28]`` or ``[N, 28, 28, 1]``.
+    labels: integer array ``[N]``.
+    description: Python `str` naming the pair (files, source) in the error.
+
+  Raises:
+    CorruptDataError: the order-independent digest differs; the message
+      names `description` and both digests.
+  """
+  digest = content_digest(images, labels)
+  if digest != spec.content_digest:
+    raise CorruptDataError(
+        f"{description} has content digest {digest}, expected "
+        f"{spec.content_digest}")
