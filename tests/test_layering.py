@@ -24,6 +24,7 @@ LAYERS = {
     'sits': 3,
     'classifiers': 3,
     'analysis': 4,
+    'ood': 4,
     'experiments': 5,
     'configurables': 6,
     '__init__': 6,

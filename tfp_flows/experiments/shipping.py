@@ -20,7 +20,6 @@ Usage:
 """
 
 import argparse
-import ast
 import csv
 import io
 import json
@@ -142,14 +141,7 @@ def _read_config(model_dir):
     raise FileNotFoundError(f'{path} is missing: {model_dir!r} is not a '
                             'model directory written by bin/train.')
   with open(path, encoding='utf-8') as f:
-    bindings = config_text.parse_bindings(f.read())
-  out = {}
-  for key, text in bindings.items():
-    try:
-      out[key] = ast.literal_eval(text)
-    except (ValueError, SyntaxError):  # References such as @Glow.
-      out[key] = text
-  return out
+    return config_text.literal_bindings(f.read())
 
 
 def export_weights(model, output_dir):
@@ -319,7 +311,7 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
     shutil.copy(os.path.join(model_dir, 'operative_config.gin'), staging)
     # What `models.load` rebuilds the model from (runs trained before
     # bin/train wrote it have only the operative config).
-    loading.write_model_json(staging, model, own)
+    loading.write_model_json(staging, model, own, model.training_options)
     with open(os.path.join(staging, 'training_curve.csv'), 'w',
               encoding='utf-8') as f:
       f.write(_curve_csv(curve))

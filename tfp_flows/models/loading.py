@@ -8,7 +8,6 @@ literal bindings of `operative_config.gin`, read as text. Neither touches
 the process's global gin configuration.
 """
 
-import ast
 import json
 import os
 
@@ -22,13 +21,14 @@ from tfp_flows.utils import atomic
 from tfp_flows.utils import config_text
 
 __all__ = ['MODEL_CLASSES', 'MODEL_JSON', 'ModelSpec', 'load', 'model_spec',
-           'write_model_json']
+           'TRAINING_DEFAULTS', 'write_model_json']
 
 MODEL_JSON = 'model.json'
 # The classes a model directory may name; a new model class is added here.
 MODEL_CLASSES = {'Glow': glow.Glow, 'PixelCNN': pixelcnn.PixelCNN}
-# `train.dataset`'s default, for operative configs that do not bind it.
-_DEFAULT_TRAINING_DATASET = 'fashion_mnist'
+# `train`'s options recorded in a spec, with the values that mean "an
+# ordinary maximum-likelihood model" (files without them have these).
+TRAINING_DEFAULTS = {'mutation_rate': 0., 'l2_weight': 0.}
 
 
 class ModelSpec:
@@ -38,15 +38,28 @@ class ModelSpec:
     class_name: Python `str`, a key of `MODEL_CLASSES`.
     config: `dict` of constructor keyword arguments (JSON values).
     training_dataset: Python `str`, the data set it was trained on.
+    source: Python `str`, the file it was read from (`None` if built in
+      memory); errors about the model name it.
+    training: `dict` of the training options that change what the model
+      learned beyond its data set: `mutation_rate` and `l2_weight` (both
+      0. for an ordinary model; > 0 marks a likelihood-ratio background
+      model).
   """
 
-  def __init__(self, class_name, config, training_dataset):
+  def __init__(self, class_name, config, training_dataset, source=None,
+               training=None):
     if class_name not in MODEL_CLASSES:
       raise ValueError(f'Unknown model class {class_name!r}; known: '
                        f'{", ".join(sorted(MODEL_CLASSES))}.')
     self.class_name = class_name
     self.config = dict(config)
     self.training_dataset = training_dataset
+    self.source = source
+    self.training = dict(TRAINING_DEFAULTS, **(training or {}))
+    unknown = set(self.training) - set(TRAINING_DEFAULTS)
+    if unknown:
+      raise ValueError(f'Unknown training options {sorted(unknown)}; known: '
+                       f'{sorted(TRAINING_DEFAULTS)}.')
 
   def build(self):
     """A freshly initialised model of this spec."""
@@ -54,22 +67,25 @@ class ModelSpec:
 
   def to_json(self):
     return json.dumps(dict(model=self.class_name, config=self.config,
-                           training_dataset=self.training_dataset),
+                           training_dataset=self.training_dataset,
+                           training=self.training),
                       indent=2, sort_keys=True) + '\n'
 
 
-def write_model_json(model_dir, model, training_dataset):
+def write_model_json(model_dir, model, training_dataset, training=None):
   """Writes `model_dir/model.json` for `model` (atomically).
 
   Args:
     model_dir: Python `str`, an existing directory.
     model: a model of one of `MODEL_CLASSES`, with its `config`.
     training_dataset: Python `str`.
+    training: optional `dict` of `TRAINING_DEFAULTS` keys (see `ModelSpec`).
 
   Returns:
     The path written.
   """
-  spec = ModelSpec(type(model).__name__, model.config, training_dataset)
+  spec = ModelSpec(type(model).__name__, model.config, training_dataset,
+                   training=training)
   path = os.path.join(model_dir, MODEL_JSON)
   atomic.atomic_write_text(path, spec.to_json())
   return path
@@ -88,7 +104,8 @@ def model_spec(model_dir):
     try:
       with open(json_path) as f:
         raw = json.load(f)
-      return ModelSpec(raw['model'], raw['config'], raw['training_dataset'])
+      return ModelSpec(raw['model'], raw['config'], raw['training_dataset'],
+                       source=json_path, training=raw.get('training'))
     except (OSError, ValueError, KeyError, TypeError) as e:
       raise ValueError(f'Cannot use {json_path}: {e}') from e
   config_path = os.path.join(model_dir, 'operative_config.gin')
@@ -104,15 +121,21 @@ def model_spec(model_dir):
     if not reference.startswith('@') or class_name not in MODEL_CLASSES:
       raise ValueError(f'train.model_fn = {reference} names no model class '
                        f'({", ".join(sorted(MODEL_CLASSES))})')
-    config = {name.split('.', 1)[1]: ast.literal_eval(value)
+    config = {name.split('.', 1)[1]: config_text.literal_value(name, value)
               for name, value in bindings.items()
               if name.startswith(class_name + '.')}
-    training_dataset = ast.literal_eval(
-        bindings.get('train.dataset', repr(_DEFAULT_TRAINING_DATASET)))
-    return ModelSpec(class_name, config, training_dataset)
+    # bin/train's operative config binds every train() argument, defaults
+    # included, so a missing data set means the file is not one of its.
+    training_dataset = config_text.literal_value(
+        'train.dataset', bindings['train.dataset'])
+    training = {name: config_text.literal_value(f'train.{name}',
+                                                bindings[f'train.{name}'])
+                for name in TRAINING_DEFAULTS if f'train.{name}' in bindings}
+    return ModelSpec(class_name, config, training_dataset, source=config_path,
+                     training=training)
   except KeyError as e:
     raise ValueError(f'Cannot use {config_path}: it binds no {e}.') from e
-  except (ValueError, SyntaxError) as e:
+  except ValueError as e:
     raise ValueError(f'Cannot use {config_path}: {e}.') from e
 
 
@@ -131,7 +154,8 @@ def load(model_dir, checkpoint=None, use_ema=True):
 
   Returns:
     The `ImageDensityModel`, weights restored (ActNorm flags included), with
-    attributes `checkpoint_path`, `model_dir` and `training_dataset`.
+    attributes `checkpoint_path`, `model_dir`, `training_dataset` and
+    `training_options` (`ModelSpec.training`).
 
   Raises:
     FileNotFoundError: no directory, no model spec, or no checkpoint.
@@ -143,8 +167,7 @@ def load(model_dir, checkpoint=None, use_ema=True):
   if not os.path.isdir(model_dir):
     raise FileNotFoundError(f'Model directory {model_dir!r} does not exist.')
   spec = model_spec(model_dir)
-  described_by = os.path.join(model_dir, MODEL_JSON if os.path.exists(
-      os.path.join(model_dir, MODEL_JSON)) else 'operative_config.gin')
+  described_by = spec.source
   try:
     model = spec.build()
   except (TypeError, ValueError) as e:
@@ -187,6 +210,7 @@ def load(model_dir, checkpoint=None, use_ema=True):
   model.checkpoint_path = path
   model.model_dir = model_dir
   model.training_dataset = spec.training_dataset
+  model.training_options = dict(spec.training)
   return model
 
 

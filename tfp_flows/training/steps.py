@@ -7,12 +7,22 @@ import tensorflow as tf
 import tf_keras
 
 from tfp_flows.models import discrete
+from tfp_flows.training import mutation
 
-__all__ = ['make_train_step', 'train_steps']
+__all__ = ['check_regularisers', 'make_train_step', 'train_steps']
+
+
+def check_regularisers(mutation_rate, l2_weight):
+  """`(mutation_rate, l2_weight)` as floats; ValueError naming a bad one."""
+  if isinstance(l2_weight, bool) or not isinstance(
+      l2_weight, (int, float)) or not l2_weight >= 0:
+    raise ValueError(f'`l2_weight` must be a number >= 0; got {l2_weight!r}.')
+  return mutation.check_mutation_rate(mutation_rate), float(l2_weight)
 
 
 def make_train_step(model, optimizer, global_batch_size, strategy=None,
-                    clip_norm=None, ema=None, jit_compile=False):
+                    clip_norm=None, ema=None, jit_compile=False,
+                    mutation_rate=0., l2_weight=0.):
   """Builds the `tf.function` that takes one optimizer step on a batch.
 
   The one training step of tfp_flows: the trainer, `train_steps` and the
@@ -33,14 +43,23 @@ def make_train_step(model, optimizer, global_batch_size, strategy=None,
     ema: optional `models.ema.ExponentialMovingAverage`, updated after each
       applied step.
     jit_compile: Python `bool`, XLA-compile each replica's gradients.
+    mutation_rate: Python `float` in [0, 1): the fraction of each image's
+      subpixels replaced by other grey levels before the step
+      (`training.mutation.mutate`; for background models of the
+      likelihood-ratio score). Default value: `0.` (images as given).
+    l2_weight: Python `float` >= 0: adds `l2_weight * sum ||v||^2` over the
+      trainable variables to the objective (bits/dim), the background
+      model's other regulariser. Default value: `0.`.
 
   Returns:
     `step(images, seed_pair) -> (loss, grad_norm, applied)`: images `[N, H,
     W, C]` (uint8, or float32 on the same 0..255 scale; per replica under a
     strategy), seed_pair int32 `[2]` (folded with the replica id, so each
     replica draws its own dequantisation noise); loss float32 mean bits/dim,
-    grad_norm float32 (before clipping), applied bool.
+    grad_norm float32 (before clipping), applied bool. The loss is the
+    bits/dim of the (mutated) batch, without the L2 term.
   """
+  mutation_rate, l2_weight = check_regularisers(mutation_rate, l2_weight)
   strategy = strategy or tf.distribute.get_strategy()
   variables = model.trainable_variables
   num_subpixels = model.num_subpixels
@@ -52,12 +71,24 @@ def make_train_step(model, optimizer, global_batch_size, strategy=None,
     replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
     step_seed = tf.random.experimental.stateless_fold_in(seed_pair,
                                                          replica_id)
+    if mutation_rate:
+      # Its own stream: the dequantisation noise stays what it would be
+      # without mutation.
+      images = mutation.mutate(
+          images, mutation_rate,
+          tf.random.experimental.stateless_fold_in(step_seed, 1))
     with tf.GradientTape() as tape:
       log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
       per_example = discrete.bits_per_dim(log_p, num_subpixels)
       loss = tf.nn.compute_average_loss(per_example,
                                         global_batch_size=global_batch_size)
-    return tape.gradient(loss, variables), loss
+      objective = loss
+      if l2_weight:
+        # Scaled by 1 / replicas: the replicas' gradients are summed.
+        objective += tf.nn.scale_regularization_loss(
+            l2_weight * tf.add_n([tf.reduce_sum(tf.square(v))
+                                  for v in variables]))
+    return tape.gradient(objective, variables), loss
 
   if jit_compile:
     replica_grads = tf.function(replica_grads, jit_compile=True,

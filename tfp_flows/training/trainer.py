@@ -89,7 +89,7 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
           summary_every=50, sample_every=1000, num_samples=16,
           init_batch_size=512, max_consecutive_bad_steps=10, seed=0,
           data_dir=None, max_train_seconds=None, batch_hook=None, verbose=True,
-          operative_config=None):
+          operative_config=None, mutation_rate=0., l2_weight=0.):
   """Trains an image density model by maximum likelihood; resumes if possible.
 
   Args:
@@ -137,6 +137,12 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
       is built) written to `model_dir/operative_config.gin` and TensorBoard;
       `bin/train` passes `gin.operative_config_str`. On resume it is first
       compared with the saved one (see Raises); allowed changes are logged.
+    mutation_rate: fraction in [0, 1) of each training image's subpixels
+      replaced by other grey levels (`training.mutation`): > 0 trains a
+      background model for the likelihood-ratio score. Evaluations score
+      the unmutated test images. Default value: `0.`.
+    l2_weight: weight >= 0 of an L2 penalty on all trainable variables,
+      added to the bits/dim objective. Default value: `0.`.
 
   Returns:
     dict: `step` (final), `losses` (bits/dim of each step run here),
@@ -166,6 +172,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
   num_steps, batch_size, num_eval_images, init_batch_size = _check_arguments(
       model_fn, num_steps, batch_size, num_eval_images, init_batch_size,
       max_train_seconds, strategy)
+  mutation_rate, l2_weight = steps.check_regularisers(mutation_rate,
+                                                      l2_weight)
   ood_dataset = ood_dataset or data.ood_dataset_for(dataset)
   strat = strategies.make_strategy(strategy, num_cpu_devices)
   replicas = strat.num_replicas_in_sync
@@ -200,7 +208,9 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
                                 ema_decay, keep_checkpoints, log)
     _check_image_shape(model, train_images, dataset)
     if chief:
-      _write_model_files(model_dir, model, dataset, operative_config)
+      _write_model_files(model_dir, model, dataset, operative_config,
+                         dict(mutation_rate=mutation_rate,
+                              l2_weight=l2_weight))
     initialized = _initialize_actnorm(model, state, train_images,
                                       init_batch_size, seed, strat, log)
     start_step = int(state.optimizer.iterations.numpy())
@@ -213,7 +223,8 @@ def train(model_dir, model_fn, dataset='fashion_mnist', ood_dataset=None,
     iterator = iter(strat.distribute_datasets_from_function(dataset_fn))
     train_step = steps.make_train_step(
         model, state.optimizer, batch_size, strategy=strat,
-        clip_norm=clip_norm, ema=state.ema, jit_compile=jit_compile)
+        clip_norm=clip_norm, ema=state.ema, jit_compile=jit_compile,
+        mutation_rate=mutation_rate, l2_weight=l2_weight)
     reporter = reporting.RunReporter(
         model, state.ema, tf.summary.create_file_writer(
             os.path.join(write_dir, 'train' if chief else 'events')),
@@ -353,13 +364,14 @@ def _check_image_shape(model, train_images, dataset):
                      f'{dataset} images {list(train_images.shape[1:])}.')
 
 
-def _write_model_files(model_dir, model, dataset, operative_config):
+def _write_model_files(model_dir, model, dataset, operative_config,
+                       training):
   """`operative_config.gin` and `model.json` (what `models.load` reads)."""
   if operative_config is not None:
     _write_text(os.path.join(model_dir, 'operative_config.gin'),
                 operative_config)
   if type(model).__name__ in loading.MODEL_CLASSES:
-    loading.write_model_json(model_dir, model, dataset)
+    loading.write_model_json(model_dir, model, dataset, training)
 
 
 def _initialize_actnorm(model, state, train_images, init_batch_size, seed,
