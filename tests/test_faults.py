@@ -11,39 +11,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfp_flows import data
 from tfp_flows import models
-from tfp_flows.models import Glow
 from tfp_flows.training import trainer
+
+import tiny_runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# The operative config of `_tiny_glow` (what bin/train would write), so
-# `models.load` can rebuild it.
-TINY_GLOW_CONFIG = """\
-Glow.hidden_channels = 8
-Glow.num_levels = 2
-Glow.num_steps_per_level = 1
-train.dataset = 'fashion_mnist'
-train.model_fn = @Glow
-train.num_steps = {num_steps}
-"""
 
-
-def _tiny_glow():
-  return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
-
-
-def _train(model_dir, model_fn=_tiny_glow, **kwargs):
-  args = dict(num_steps=10, batch_size=16, warmup_steps=2, checkpoint_every=0,
-              eval_every=0, num_eval_images=64, log_every=0, summary_every=0,
-              sample_every=0, init_batch_size=64, verbose=False)
-  args.update(kwargs)
-  return trainer.train(str(model_dir), model_fn, **args)
-
-
-def _test_images(n=64):
-  return data.load('fashion_mnist', 'test')[0][:n]
+def _tiny_glow_config(num_steps):
+  """The operative config of a tiny Glow run, as bin/train would write it."""
+  return tiny_runs.operative_config(tiny_runs.tiny_glow(), 'fashion_mnist',
+                                    num_steps=num_steps)
 
 
 # ------------------------------------------------ 1. EMA added on resume
@@ -51,15 +30,15 @@ def _test_images(n=64):
 
 @pytest.mark.slow
 def test_ema_added_on_resume_starts_from_restored_weights(tmp_path, capsys):
-  _train(tmp_path, num_steps=10, learning_rate=2e-3,
-         operative_config=TINY_GLOW_CONFIG.format(num_steps=10))
-  _train(tmp_path, num_steps=11, learning_rate=2e-3, ema_decay=0.999,
-         verbose=True,
-         operative_config=TINY_GLOW_CONFIG.format(num_steps=11))
+  tiny_runs.train_tiny(tmp_path, num_steps=10, learning_rate=2e-3,
+                       operative_config=_tiny_glow_config(10))
+  tiny_runs.train_tiny(tmp_path, num_steps=11, learning_rate=2e-3,
+                       ema_decay=0.999, verbose=True,
+                       operative_config=_tiny_glow_config(11))
   out = capsys.readouterr().out
   assert 'EMA (decay 0.999) added on resume' in out
   assert 'start from its weights at step 10' in out
-  images = _test_images()
+  images = tiny_runs.first_images()
   averaged = models.load(str(tmp_path)).bits_per_dim(images, seed=0).numpy()
   raw = models.load(str(tmp_path), use_ema=False).bits_per_dim(
       images, seed=0).numpy()
@@ -91,8 +70,9 @@ def _one_line_error(result, program, returncode=2):
 
 @pytest.mark.slow
 def test_resume_with_another_dataset_is_refused_in_one_line(tmp_path):
-  config = TINY_GLOW_CONFIG.format(num_steps=4)
-  _train(tmp_path, num_steps=4, checkpoint_every=2, operative_config=config)
+  config = _tiny_glow_config(4)
+  tiny_runs.train_tiny(tmp_path, num_steps=4, checkpoint_every=2,
+                       operative_config=config)
   before = sorted(os.listdir(tmp_path))
   # Same architecture, other data set: before the fix this "resumed",
   # trained nothing and relabelled the run as MNIST.
@@ -113,21 +93,21 @@ def test_resume_with_another_dataset_is_refused_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_resume_allows_run_length_and_logging_changes(tmp_path, capsys):
-  _train(tmp_path, num_steps=4, checkpoint_every=2,
-         operative_config=TINY_GLOW_CONFIG.format(num_steps=4))
+  tiny_runs.train_tiny(tmp_path, num_steps=4, checkpoint_every=2,
+                       operative_config=_tiny_glow_config(4))
   with pytest.raises(trainer.ConfigMismatchError, match=(
       r'differs from .*operative_config.gin in Glow.hidden_channels: 8 -> 16 '
       )) as info:
     # The architecture differs too: the config is checked before the restore
     # could fail on mismatched variables.
-    _train(tmp_path, num_steps=6,
-           model_fn=lambda: Glow(num_levels=2, num_steps_per_level=1,
-                                 hidden_channels=16),
-           operative_config=TINY_GLOW_CONFIG.format(num_steps=6).replace(
-               'hidden_channels = 8', 'hidden_channels = 16'))
+    tiny_runs.train_tiny(
+        tmp_path, num_steps=6,
+        model_fn=lambda: tiny_runs.tiny_glow(hidden_channels=16),
+        operative_config=_tiny_glow_config(6).replace(
+            'hidden_channels = 8', 'hidden_channels = 16'))
   assert '\n' not in str(info.value)
-  result = _train(tmp_path, num_steps=6, verbose=True,
-                  operative_config=TINY_GLOW_CONFIG.format(num_steps=6))
+  result = tiny_runs.train_tiny(tmp_path, num_steps=6, verbose=True,
+                                operative_config=_tiny_glow_config(6))
   assert result['restored_step'] == 4 and result['step'] == 6
   assert ('Resuming with a changed setting: train.num_steps: 4 -> 6.'
           in capsys.readouterr().out)
@@ -150,8 +130,8 @@ def test_parse_bindings_reads_multi_line_values():
 def base_run(tmp_path_factory):
   """A tiny Glow run with checkpoints at steps 2, 4 and 6 (copy it to use)."""
   model_dir = tmp_path_factory.mktemp('base_run')
-  _train(model_dir, num_steps=6, checkpoint_every=2,
-         operative_config=TINY_GLOW_CONFIG.format(num_steps=6))
+  tiny_runs.train_tiny(model_dir, num_steps=6, checkpoint_every=2,
+                       operative_config=_tiny_glow_config(6))
   return model_dir
 
 
@@ -202,7 +182,7 @@ def test_missing_state_file_resumes_from_newest_and_overwrites_nothing(
   model_dir = _copy_run(base_run, tmp_path)
   os.remove(model_dir / 'checkpoint')
   before = _file_digests(model_dir)
-  result = _train(model_dir, num_steps=8)
+  result = tiny_runs.train_tiny(model_dir, num_steps=8)
   assert result['restored_step'] == 6 and result['step'] == 8
   assert result['checkpoint'].endswith('ckpt-8')
   assert 'has checkpoints but no `checkpoint` state file' in (
@@ -219,7 +199,7 @@ def test_no_intact_checkpoint_refuses_to_start_over(base_run, tmp_path):
   before = _file_digests(model_dir)
   with pytest.raises(trainer.NoIntactCheckpointError,
                      match='none is intact.*refusing to start over'):
-    _train(model_dir, num_steps=8)
+    tiny_runs.train_tiny(model_dir, num_steps=8)
   assert _file_digests(model_dir) == before
 
 
@@ -232,7 +212,7 @@ def test_trainer_falls_back_to_the_newest_intact_checkpoint(
     base_run, tmp_path, capsys, kind):
   model_dir = _copy_run(base_run, tmp_path)
   _damage(model_dir, 6, kind)
-  result = _train(model_dir, num_steps=7)
+  result = tiny_runs.train_tiny(model_dir, num_steps=7)
   assert result['restored_step'] == 4 and result['step'] == 7
   err = capsys.readouterr().err
   assert f'skipping checkpoint {model_dir}/ckpt-6: ' in err, err
@@ -265,7 +245,7 @@ def test_relative_model_dir_resumes_and_loads(base_run, tmp_path,
   assert not os.path.isabs(relative)
   model = models.load(relative)
   assert model.checkpoint_path == os.path.join(relative, 'ckpt-6')
-  result = _train(relative, num_steps=7)
+  result = tiny_runs.train_tiny(relative, num_steps=7)
   assert result['restored_step'] == 6 and result['step'] == 7
 
 
@@ -303,7 +283,7 @@ def test_second_trainer_on_a_model_dir_is_refused(tmp_path):
     with pytest.raises(trainer.ModelDirLockedError,
                        match=f'in use by another trainer, process '
                        f'{holder.pid} on '):
-      _train(tmp_path, num_steps=2)
+      tiny_runs.train_tiny(tmp_path, num_steps=2)
     assert not os.path.exists(tmp_path / 'checkpoint')
     result = _run_cli('train', '--gin_file=' + os.path.join(
         REPO, 'gin_configs', 'tiny_glow.gin'), f'--model_dir={tmp_path}')
@@ -313,14 +293,14 @@ def test_second_trainer_on_a_model_dir_is_refused(tmp_path):
     holder.stdin.close()
     holder.wait()
   # Released by its holder: free again.
-  assert _train(tmp_path, num_steps=2)['step'] == 2
+  assert tiny_runs.train_tiny(tmp_path, num_steps=2)['step'] == 2
 
 
 def test_lock_of_a_dead_trainer_is_taken_over(tmp_path, capsys):
   holder = _hold_lock(tmp_path)
   holder.kill()  # Dies holding the lock; its lock file stays behind.
   holder.wait()
-  result = _train(tmp_path, num_steps=2)
+  result = tiny_runs.train_tiny(tmp_path, num_steps=2)
   assert result['step'] == 2
   err = capsys.readouterr().err
   assert f'process {holder.pid} on ' in err and 'took it over' in err, err
@@ -331,10 +311,10 @@ def test_lock_of_a_dead_trainer_is_taken_over(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_load_refuses_a_checkpoint_larger_than_its_config(tmp_path):
-  _train(tmp_path, num_steps=1,
-         model_fn=lambda: Glow(num_levels=2, num_steps_per_level=2,
-                               hidden_channels=8),
-         operative_config=TINY_GLOW_CONFIG.format(num_steps=1))
+  tiny_runs.train_tiny(
+      tmp_path, num_steps=1,
+      model_fn=lambda: tiny_runs.tiny_glow(num_steps_per_level=2),
+      operative_config=_tiny_glow_config(1))
   # A directory from before model.json: rebuilt from its operative config.
   os.remove(os.path.join(tmp_path, 'model.json'))
   # The config says 1 step per level; the checkpoint has 2. Before the fix
@@ -349,21 +329,16 @@ def test_load_accepts_its_own_checkpoint_without_optimizer(base_run):
   # Optimizer variables and slots are in the checkpoint but never loaded.
   model = models.load(str(base_run))
   assert model.checkpoint_path.endswith('ckpt-6')
-  assert np.isfinite(model.bits_per_dim(_test_images(8), seed=0).numpy()).all()
+  assert np.isfinite(model.bits_per_dim(tiny_runs.first_images(8),
+                                        seed=0).numpy()).all()
 
 
 # ---------------------------------------------------- 7. unchecked inputs
 
 
-def _tiny_pixelcnn():
-  from tfp_flows.models import PixelCNN  # pylint: disable=g-import-not-at-top
-  return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
-                  num_logistic_mix=2, dropout_p=0.)
-
-
 def test_glow_log_density_refuses_grey_levels():
-  glow = _tiny_glow()
-  images = _test_images(2)
+  glow = tiny_runs.tiny_glow()
+  images = tiny_runs.first_images(2)
   with pytest.raises(TypeError, match='`y` must be float images scaled to '
                      r'\[0, 1\]; got dtype uint8'):
     glow.log_density(images)
@@ -373,11 +348,12 @@ def test_glow_log_density_refuses_grey_levels():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('make_model', [_tiny_glow, _tiny_pixelcnn],
+@pytest.mark.parametrize('make_model',
+                         [tiny_runs.tiny_glow, tiny_runs.tiny_pixelcnn],
                          ids=['glow', 'pixelcnn'])
 def test_log_prob_checks_values_inside_tf_function(make_model):
   model = make_model()
-  images = _test_images(2).astype(np.float32)
+  images = tiny_runs.first_images(2).astype(np.float32)
   checked = tf.function(lambda x: model.log_prob(x, seed=0))
   np.testing.assert_allclose(checked(images).numpy(),
                              model.log_prob(images, seed=0).numpy(),
@@ -468,12 +444,12 @@ def test_signal_saves_a_checkpoint_at_the_current_step(tmp_path, sig):
     with pytest.raises(trainer.TrainingInterrupted,
                        match=f'{sig} at step 3: saved checkpoint .*ckpt-3'
                        ) as info:
-      _train(tmp_path, num_steps=1000, batch_hook=send_signal)
+      tiny_runs.train_tiny(tmp_path, num_steps=1000, batch_hook=send_signal)
     assert signal.getsignal(number) is unhandled  # Handlers restored.
   finally:
     signal.signal(number, previous)
   assert info.value.signal_number == number and info.value.step == 3
-  resumed = _train(tmp_path, num_steps=4)
+  resumed = tiny_runs.train_tiny(tmp_path, num_steps=4)
   assert resumed['restored_step'] == 3 and resumed['step'] == 4
 
 
@@ -596,7 +572,8 @@ def test_analyze_sits_user_errors_are_one_line_and_early(base_run, tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('make_model', [_tiny_glow, _tiny_pixelcnn],
+@pytest.mark.parametrize('make_model',
+                         [tiny_runs.tiny_glow, tiny_runs.tiny_pixelcnn],
                          ids=['glow', 'pixelcnn'])
 def test_empty_batch_gives_empty_results(make_model):
   model = make_model()

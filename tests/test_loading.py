@@ -8,32 +8,21 @@ import gin
 import numpy as np
 import pytest
 
-from tfp_flows import data
 from tfp_flows import models
-from tfp_flows.models import Glow
 from tfp_flows.models import loading
 from tfp_flows.training import configurables  # pylint: disable=unused-import
-from tfp_flows.training import trainer
 
-TINY_CONFIG = """\
-Glow.hidden_channels = 8
-Glow.num_levels = 2
-Glow.num_steps_per_level = 1
-train.dataset = 'mnist'
-train.model_fn = @Glow
-"""
+import tiny_runs
 
 
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
   model_dir = tmp_path_factory.mktemp('tiny_run')
-  trainer.train(
-      str(model_dir),
-      lambda: Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8),
-      dataset='mnist', num_steps=3, batch_size=16, warmup_steps=1,
-      checkpoint_every=0, eval_every=0, num_eval_images=32, log_every=0,
-      summary_every=0, sample_every=0, init_batch_size=32, verbose=False,
-      operative_config=TINY_CONFIG)
+  tiny_runs.train_tiny(
+      model_dir, dataset='mnist', num_steps=3, warmup_steps=1,
+      num_eval_images=32, init_batch_size=32,
+      operative_config=tiny_runs.operative_config(tiny_runs.tiny_glow(),
+                                                  'mnist'))
   return model_dir
 
 
@@ -41,10 +30,6 @@ def _copy(run, tmp_path):
   target = tmp_path / 'run'
   shutil.copytree(run, target)
   return target
-
-
-def _images():
-  return data.load('mnist', 'test')[0][:16]
 
 
 def test_trainer_writes_model_json(tiny_run):
@@ -76,8 +61,9 @@ def test_operative_config_rebuilds_the_same_model(tiny_run, tmp_path):
   from_json = models.load(str(tiny_run))
   assert from_gin_text.config == from_json.config
   assert from_gin_text.training_dataset == 'mnist'
-  np.testing.assert_allclose(from_gin_text.bits_per_dim(_images(), seed=0),
-                             from_json.bits_per_dim(_images(), seed=0))
+  images = tiny_runs.first_images(16, 'mnist')
+  np.testing.assert_allclose(from_gin_text.bits_per_dim(images, seed=0),
+                             from_json.bits_per_dim(images, seed=0))
 
 
 @pytest.mark.parametrize('content, problem', [

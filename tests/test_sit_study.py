@@ -19,67 +19,41 @@ from tfp_flows.analysis import scoring
 from tfp_flows.analysis import study_summary
 from tfp_flows.models import evaluation
 from tfp_flows.models import Glow
-from tfp_flows.models import PixelCNN
 from tfp_flows.sits import zero_latents
-from tfp_flows.training import trainer
+
+import tiny_runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_IMAGES = 40
 
 
-def _tiny_glow():
-  return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
-
-
-def _tiny_glow3():
-  """3 levels on 28x28 padded to 32x32: the depth zero <= 2 needs."""
-  return Glow(num_levels=3, num_steps_per_level=1, hidden_channels=8,
-              pad_to=32)
-
-
-def _tiny_pixelcnn():
-  return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
-                  num_logistic_mix=2)
-
-
-def _train_tiny(model_dir, model_fn, steps=20):
-  trainer.train(str(model_dir), model_fn, num_steps=steps, batch_size=16,
-                warmup_steps=2, checkpoint_every=0, eval_every=0,
-                num_eval_images=32, log_every=0, summary_every=0,
-                sample_every=0, init_batch_size=64, verbose=False,
-                operative_config=_operative_config(model_fn))
+def _trained_dir(model_dir, model_fn, num_steps=20):
+  """A tiny run of `model_fn` on Fashion-MNIST, with its operative config."""
+  tiny_runs.train_tiny(model_dir, model_fn, num_steps=num_steps,
+                       num_eval_images=32,
+                       operative_config=tiny_runs.operative_config(
+                           model_fn(), 'fashion_mnist'))
   return str(model_dir)
-
-
-def _operative_config(model_fn):
-  model = model_fn()
-  name = model.__class__.__name__
-  if name == 'Glow':
-    body = (f'Glow.num_levels = {model.num_levels}\n'
-            f'Glow.pad_to = {model.pad_to}\n'
-            'Glow.num_steps_per_level = 1\n'
-            'Glow.hidden_channels = 8\ntrain.model_fn = @Glow\n')
-  else:
-    body = ('PixelCNN.num_resnet = 1\nPixelCNN.num_hierarchies = 1\n'
-            'PixelCNN.num_filters = 8\nPixelCNN.num_logistic_mix = 2\n'
-            'train.model_fn = @PixelCNN\n')
-  return body + "train.dataset = 'fashion_mnist'\n"
 
 
 @pytest.fixture(scope='module')
 def glow_dir(tmp_path_factory):
-  return _train_tiny(tmp_path_factory.mktemp('tiny_glow'), _tiny_glow)
+  return _trained_dir(tmp_path_factory.mktemp('tiny_glow'),
+                      tiny_runs.tiny_glow)
 
 
 @pytest.fixture(scope='module')
 def glow3_dir(tmp_path_factory):
-  return _train_tiny(tmp_path_factory.mktemp('tiny_glow3'), _tiny_glow3)
+  # 3 levels on 28x28 padded to 32x32: the depth zero <= 2 needs.
+  return _trained_dir(tmp_path_factory.mktemp('tiny_glow3'),
+                      lambda: tiny_runs.tiny_glow(num_levels=3, pad_to=32))
 
 
 @pytest.fixture(scope='module')
 def pixelcnn_dir(tmp_path_factory):
-  return _train_tiny(tmp_path_factory.mktemp('tiny_pixelcnn'), _tiny_pixelcnn,
-                     steps=2)
+  return _trained_dir(tmp_path_factory.mktemp('tiny_pixelcnn'),
+                      lambda: tiny_runs.tiny_pixelcnn(dropout_p=0.5),
+                      num_steps=2)
 
 
 def _small_sits():

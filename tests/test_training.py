@@ -14,29 +14,11 @@ import pytest
 import tensorflow as tf
 
 from tfp_flows.models import ema as ema_lib
-from tfp_flows.models import Glow
-from tfp_flows.models import PixelCNN
 from tfp_flows.training import trainer
 
+import tiny_runs
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _tiny_glow():
-  return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
-
-
-def _tiny_pixelcnn():
-  # No dropout: replicas and the single device must see the same network.
-  return PixelCNN(num_resnet=1, num_hierarchies=1, num_filters=8,
-                  num_logistic_mix=2, dropout_p=0.)
-
-
-def _train(model_dir, model_fn=_tiny_glow, **kwargs):
-  args = dict(num_steps=20, batch_size=16, warmup_steps=2, checkpoint_every=0,
-              eval_every=0, num_eval_images=64, log_every=0, summary_every=0,
-              sample_every=0, init_batch_size=64, verbose=False)
-  args.update(kwargs)
-  return trainer.train(str(model_dir), model_fn, **args)
 
 
 def _run_train_cli(model_dir, *params, config='tiny_glow'):
@@ -49,7 +31,7 @@ def _run_train_cli(model_dir, *params, config='tiny_glow'):
 
 @pytest.mark.slow
 def test_tiny_glow_loss_falls(tmp_path):
-  result = _train(tmp_path, num_steps=30, learning_rate=2e-3)
+  result = tiny_runs.train_tiny(tmp_path, num_steps=30, learning_rate=2e-3)
   losses = result['losses']
   assert len(losses) == 30 and np.all(np.isfinite(losses))
   assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.2
@@ -58,9 +40,9 @@ def test_tiny_glow_loss_falls(tmp_path):
 
 @pytest.mark.slow
 def test_resume_continues_from_checkpoint_without_reinit(tmp_path):
-  first = _train(tmp_path, num_steps=10, checkpoint_every=5)
+  first = tiny_runs.train_tiny(tmp_path, num_steps=10, checkpoint_every=5)
   assert first['step'] == 10
-  second = _train(tmp_path, num_steps=15, checkpoint_every=5)
+  second = tiny_runs.train_tiny(tmp_path, num_steps=15, checkpoint_every=5)
   assert second['restored_step'] == 10
   assert not second['initialized_actnorm']
   assert second['step'] == 15 and len(second['losses']) == 5
@@ -113,9 +95,11 @@ def test_resume_after_sigkill(tmp_path):
 def test_mirrored_first_step_loss_matches_default(tmp_path):
   # Same global batch and init; replicas fold their id into the
   # dequantisation seed, so losses agree up to that noise (measured ~1e-4).
-  default = _train(tmp_path / 'default', num_steps=1, batch_size=32)
-  mirrored = _train(tmp_path / 'mirrored', num_steps=1, batch_size=32,
-                    strategy='mirrored', num_cpu_devices=2)
+  default = tiny_runs.train_tiny(tmp_path / 'default', num_steps=1,
+                                 batch_size=32)
+  mirrored = tiny_runs.train_tiny(tmp_path / 'mirrored', num_steps=1,
+                                  batch_size=32, strategy='mirrored',
+                                  num_cpu_devices=2)
   assert len(tf.config.list_logical_devices('CPU')) >= 2
   np.testing.assert_allclose(mirrored['losses'][0], default['losses'][0],
                              atol=1e-3)
@@ -123,12 +107,14 @@ def test_mirrored_first_step_loss_matches_default(tmp_path):
 
 @pytest.mark.slow
 def test_mirrored_pixelcnn_matches_default_over_two_steps(tmp_path):
-  # PixelCNN has no dequantisation noise and (here) no dropout, so the two
-  # strategies compute the same function: only float summation order differs.
-  default = _train(tmp_path / 'default', _tiny_pixelcnn, num_steps=2,
-                   batch_size=16)
-  mirrored = _train(tmp_path / 'mirrored', _tiny_pixelcnn, num_steps=2,
-                    batch_size=16, strategy='mirrored', num_cpu_devices=2)
+  # PixelCNN has no dequantisation noise and (tiny_pixelcnn's default) no
+  # dropout, so the two strategies compute the same function: only float
+  # summation order differs.
+  default = tiny_runs.train_tiny(tmp_path / 'default', tiny_runs.tiny_pixelcnn,
+                                 num_steps=2, batch_size=16)
+  mirrored = tiny_runs.train_tiny(
+      tmp_path / 'mirrored', tiny_runs.tiny_pixelcnn, num_steps=2,
+      batch_size=16, strategy='mirrored', num_cpu_devices=2)
   assert len(mirrored['losses']) == 2
   np.testing.assert_allclose(mirrored['losses'], default['losses'], rtol=1e-5)
 
@@ -216,7 +202,8 @@ def _run_two_workers(tmp_path, config, ports):
 def test_non_finite_batch_is_skipped_and_logged(tmp_path, capsys):
   def poison(batch_index, images):
     return images * np.nan if batch_index == 3 else images
-  result = _train(tmp_path, num_steps=6, batch_hook=poison, verbose=True)
+  result = tiny_runs.train_tiny(tmp_path, num_steps=6, batch_hook=poison,
+                                verbose=True)
   assert result['skipped_steps'] == [3]
   assert result['step'] == 6 and len(result['losses']) == 6
   assert 'step 3: non-finite loss' in capsys.readouterr().out
@@ -224,18 +211,19 @@ def test_non_finite_batch_is_skipped_and_logged(tmp_path, capsys):
 
 def test_persistent_non_finite_stops_with_clear_error_and_keeps_checkpoint(
     tmp_path):
-  _train(tmp_path, num_steps=5, checkpoint_every=5)
+  tiny_runs.train_tiny(tmp_path, num_steps=5, checkpoint_every=5)
   with pytest.raises(trainer.NonFiniteTrainingError, match='consecutive'):
-    _train(tmp_path, num_steps=10, max_consecutive_bad_steps=3,
-           batch_hook=lambda batch_index, images: images * np.inf)
+    tiny_runs.train_tiny(
+        tmp_path, num_steps=10, max_consecutive_bad_steps=3,
+        batch_hook=lambda batch_index, images: images * np.inf)
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-5')
 
 
 def test_tensorboard_events_hold_the_scalars(tmp_path):
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  _train(tmp_path, num_steps=4, summary_every=2, eval_every=4,
-         sample_every=4, num_samples=4, ema_decay=0.9,
-         operative_config='Glow.num_levels = 2')
+  tiny_runs.train_tiny(tmp_path, num_steps=4, summary_every=2, eval_every=4,
+                       sample_every=4, num_samples=4, ema_decay=0.9,
+                       operative_config='Glow.num_levels = 2')
   acc = event_accumulator.EventAccumulator(
       str(tmp_path / 'train'), size_guidance={'tensors': 0, 'images': 0})
   acc.Reload()
@@ -268,25 +256,28 @@ def test_bad_gin_binding_is_a_one_line_error(tmp_path):
 def test_time_budget_stops_early_and_leaves_a_usable_checkpoint(tmp_path):
   # A budget already spent by model building stops before the first step,
   # which must still leave a checkpoint and an evaluation behind.
-  result = _train(tmp_path, num_steps=1000, max_train_seconds=1e-3)
+  result = tiny_runs.train_tiny(tmp_path, num_steps=1000,
+                                max_train_seconds=1e-3)
   assert result['stopped_early'] and result['step'] == 0
   assert tf.train.latest_checkpoint(str(tmp_path)).endswith('ckpt-0')
   assert np.isfinite(result['eval']['fashion_mnist'])
   assert result['cpu_seconds'] > 0 and result['wall_seconds'] > 0
-  resumed = _train(tmp_path, num_steps=3, max_train_seconds=600)
+  resumed = tiny_runs.train_tiny(tmp_path, num_steps=3, max_train_seconds=600)
   assert not resumed['stopped_early'] and resumed['step'] == 3
   with pytest.raises(ValueError, match='max_train_seconds'):
-    _train(tmp_path, max_train_seconds=0)
+    tiny_runs.train_tiny(tmp_path, max_train_seconds=0)
   with pytest.raises(ValueError, match="max_train_seconds.*multi_worker"):
-    _train(tmp_path, max_train_seconds=10, strategy='multi_worker')
+    tiny_runs.train_tiny(tmp_path, max_train_seconds=10,
+                         strategy='multi_worker')
 
 
 def test_bad_trainer_arguments():
   with pytest.raises(ValueError, match='strategy'):
-    trainer.train('/tmp/unused', _tiny_glow, strategy='gpu_cluster',
+    trainer.train('/tmp/unused', tiny_runs.tiny_glow, strategy='gpu_cluster',
                   verbose=False)
   with pytest.raises(ValueError, match='num_steps'):
-    trainer.train('/tmp/unused', _tiny_glow, num_steps=0, verbose=False)
+    trainer.train('/tmp/unused', tiny_runs.tiny_glow, num_steps=0,
+                  verbose=False)
 
 
 @pytest.mark.slow
