@@ -287,3 +287,10 @@ def test_log_density_and_latents_match_base_density_plus_autodiff_log_det(
   if pad_to is None:  # then these are the bin centres' latents
     for got, want in zip(latents, model.encode(x, dequantize=False)):
       np.testing.assert_allclose(got.numpy(), np.asarray(want), atol=1e-5)
+
+
+def test_continuous_shape_error_shows_the_shape_as_a_list():
+  # tf.Module wraps list attributes; the message must show the plain list.
+  with pytest.raises(ValueError, match=r'must have shape \[\.\.\., '
+                     r'\[8, 8, 1\]\]; got \(2, 4, 4, 1\)'):
+    _tiny_glow().log_density(np.zeros([2, 4, 4, 1], np.float32))

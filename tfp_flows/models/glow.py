@@ -376,7 +376,8 @@ class Glow(base.ImageDensityModel, tf.Module):
           '`log_prob` (or divide by 2**n_bits).')
     y = tf.convert_to_tensor(y, self._dtype)
     if y.shape.rank is None or y.shape[-3:].as_list() != self._image_shape:
-      raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
+      raise ValueError(f'`y` must have shape [..., '
+                       f'{list(self._image_shape)}]; got '
                        f'{y.shape}.')
     return y
 

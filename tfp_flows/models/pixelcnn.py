@@ -313,7 +313,8 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     y = tf.cast(y, self._dtype)
     if y.shape.rank is None or y.shape.rank < 3 or (
         y.shape[-3:].as_list() != self._image_shape):
-      raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
+      raise ValueError(f'`y` must have shape [..., '
+                       f'{list(self._image_shape)}]; got '
                        f'{y.shape}.')
     if tf.executing_eagerly() and tf.size(y) > 0:
       lo, hi = float(tf.reduce_min(y)), float(tf.reduce_max(y))
@@ -412,7 +413,8 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     y = tf.cast(y, self._dtype)
     if y.shape.rank is None or y.shape.rank < 3 or (
         y.shape[-3:].as_list() != self._image_shape):
-      raise ValueError(f'`y` must have shape [..., {self._image_shape}]; got '
+      raise ValueError(f'`y` must have shape [..., '
+                       f'{list(self._image_shape)}]; got '
                        f'{y.shape}.')
     if tf.executing_eagerly() and not bool(
         tf.reduce_all(tf.math.is_finite(y))):
