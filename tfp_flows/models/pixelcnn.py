@@ -306,16 +306,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
       ValueError: wrong shape or (for concrete `y`) values outside `[0, 1]`.
       TypeError: `y` is not floating point.
     """
-    y = tf.convert_to_tensor(y)
-    if not y.dtype.is_floating:
-      raise TypeError(f'`y` must be float valued in [0, 1]; got dtype '
-                      f'{y.dtype.name}.')
-    y = tf.cast(y, self._dtype)
-    if y.shape.rank is None or y.shape.rank < 3 or (
-        y.shape[-3:].as_list() != self._image_shape):
-      raise ValueError(f'`y` must have shape [..., '
-                       f'{list(self._image_shape)}]; got '
-                       f'{y.shape}.')
+    y = self._float_images(y, 'float valued in [0, 1]')
     if tf.executing_eagerly() and tf.size(y) > 0:
       lo, hi = float(tf.reduce_min(y)), float(tf.reduce_max(y))
       # Outside the cube the dequantised density is 0 (log -inf); refusing
@@ -407,15 +398,7 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
       ValueError: wrong shape or non-finite values.
       TypeError: `y` is not floating point.
     """
-    y = tf.convert_to_tensor(y)
-    if not y.dtype.is_floating:
-      raise TypeError(f'`y` must be float valued; got dtype {y.dtype.name}.')
-    y = tf.cast(y, self._dtype)
-    if y.shape.rank is None or y.shape.rank < 3 or (
-        y.shape[-3:].as_list() != self._image_shape):
-      raise ValueError(f'`y` must have shape [..., '
-                       f'{list(self._image_shape)}]; got '
-                       f'{y.shape}.')
+    y = self._float_images(y, 'float valued')
     if tf.executing_eagerly() and not bool(
         tf.reduce_all(tf.math.is_finite(y))):
       raise ValueError('`y` contains NaN or infinite values.')
@@ -426,6 +409,24 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
         lambda v: self._conditioned_log_prob_unchecked(v * bins), y)
 
   # -- Sampling ----------------------------------------------------------------
+
+  def _float_images(self, y, requirement):
+    """`y` as a float `Tensor` `[..., H, W, C]` of the model's dtype.
+
+    Raises TypeError (integer grey levels would be read ~255 times too
+    large) or ValueError (wrong shape); `requirement` completes the
+    TypeError's "`y` must be ...".
+    """
+    y = tf.convert_to_tensor(y)
+    if not y.dtype.is_floating:
+      raise TypeError(f'`y` must be {requirement}; got dtype '
+                      f'{y.dtype.name}.')
+    y = tf.cast(y, self._dtype)
+    if y.shape.rank is None or y.shape.rank < 3 or (
+        y.shape[-3:].as_list() != self._image_shape):
+      raise ValueError(f'`y` must have shape [..., '
+                       f'{list(self._image_shape)}]; got {y.shape}.')
+    return y
 
   def sample(self, n, seed=None):
     """Draws `n` images, one pixel at a time (H * W network evaluations).
