@@ -7,18 +7,16 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from tfp_flows import data
+import tiny_runs
 from tfp_flows import models
-from tfp_flows.models import Glow
 from tfp_flows.models import loading
 from tfp_flows.ood import likelihood_ratio as lr
 from tfp_flows.training import mutation
 from tfp_flows.training import steps
-from tfp_flows.training import trainer
 
 
 def _images(n=64, name='mnist'):
-  return data.load(name, 'test')[0][:n]
+  return tiny_runs.first_images(n, name)
 
 
 @pytest.mark.parametrize('rate', [0.1, 0.3, 0.5])
@@ -72,10 +70,6 @@ def test_bad_l2_weight():
     steps.check_regularisers(0.1, -1e-3)
 
 
-def _tiny_glow():
-  return Glow(num_levels=2, num_steps_per_level=1, hidden_channels=8)
-
-
 def test_l2_weight_adds_its_gradient_and_not_to_the_loss():
   # Two identical models, one SGD step (learning rate 1) on the same batch
   # and seed: the L2 term's update is exactly -2 * l2 * w, and the
@@ -84,7 +78,7 @@ def test_l2_weight_adds_its_gradient_and_not_to_the_loss():
   seed = tf.constant([5, 6])
   results = []
   for l2 in (0., 1e-2):
-    model = _tiny_glow()
+    model = tiny_runs.tiny_glow()
     model.initialize(images.numpy(), seed=0)
     before = [v.numpy() for v in model.trainable_variables]
     step = steps.make_train_step(model, tf_keras.optimizers.SGD(1.), 16,
@@ -104,7 +98,7 @@ def test_mutated_batches_are_what_the_step_trains_on():
   # own seed stream (replica 0's seed folded with 1), dequantised with the
   # replica seed as without mutation.
   images = tf.constant(_images(32, 'fashion_mnist'))
-  model = _tiny_glow()
+  model = tiny_runs.tiny_glow()
   model.initialize(images.numpy(), seed=0)
   step = steps.make_train_step(model, tf_keras.optimizers.SGD(0.), 32,
                                mutation_rate=0.3)
@@ -121,11 +115,8 @@ def test_mutated_batches_are_what_the_step_trains_on():
 
 @pytest.mark.slow
 def test_trainer_records_background_training_and_load_returns_it(tmp_path):
-  trainer.train(str(tmp_path), _tiny_glow, dataset='mnist', num_steps=2,
-                batch_size=16, warmup_steps=1, checkpoint_every=0,
-                eval_every=0, num_eval_images=16, log_every=0,
-                summary_every=0, sample_every=0, init_batch_size=32,
-                verbose=False, mutation_rate=0.2, l2_weight=1e-5)
+  tiny_runs.train_tiny(tmp_path, dataset='mnist', num_steps=2,
+                       mutation_rate=0.2, l2_weight=1e-5)
   with open(tmp_path / loading.MODEL_JSON) as f:
     assert json.load(f)['training'] == {'mutation_rate': 0.2,
                                         'l2_weight': 1e-5}
@@ -135,7 +126,7 @@ def test_trainer_records_background_training_and_load_returns_it(tmp_path):
 
 def test_trainer_refuses_a_bad_mutation_rate_before_writing(tmp_path):
   with pytest.raises(ValueError, match='mutation_rate'):
-    trainer.train(str(tmp_path / 'run'), _tiny_glow, mutation_rate=1.5)
+    tiny_runs.train_tiny(tmp_path / 'run', mutation_rate=1.5)
   assert not (tmp_path / 'run').exists()
 
 

@@ -22,7 +22,7 @@ from tfp_flows import sits as sits_lib
 from tfp_flows.analysis import paper_figures
 from tfp_flows.utils import atomic
 
-__all__ = ['write_figures']
+__all__ = ['write_figures', 'write_ood_auroc_figure']
 
 _GRID_IMAGES = 6
 
@@ -187,3 +187,39 @@ def write_figures(figure_dir, summary, table, clean, images_of, models, sits,
   paper_figures.write_paper_figures(plt, emit, table, images_of, models,
                                     seed, batch_size)
   return written
+
+
+def write_ood_auroc_figure(results, path):
+  """AUROC of each OoD score under each SIT, one panel per model.
+
+  Args:
+    results: the `dict` of `tfp_flows.experiments.ood_study.run`: per model
+      `detection[score][set]['auroc']['value']` and
+      `robustness[sit][score]['auroc_in_moved' | 'auroc_both_moved']`.
+    path: PNG file written (atomically).
+  """
+  plt = _plt()
+  runs = results['models']
+  fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 4.4),
+                           squeeze=False, sharey=True)
+  for ax, m in zip(axes[0], runs):
+    sits = [s for s in results['settings']['sits'] if s in m['robustness']]
+    x = np.arange(len(sits) + 1)
+    for i, score in enumerate(m['scores']):
+      clean = m['detection'][score][m['real_ood']]['auroc']['value']
+      color = f'C{i % 10}'
+      for key, style in (('auroc_in_moved', '-'), ('auroc_both_moved', ':')):
+        values = [clean] + [m['robustness'][s][score][key]['value']
+                            for s in sits]
+        ax.plot(x, values, style, marker='o', ms=3, color=color,
+                label=score if key == 'auroc_in_moved' else None)
+    ax.axhline(0.5, color='grey', lw=0.8)
+    ax.set_xticks(x)
+    ax.set_xticklabels(['clean'] + sits, rotation=60, ha='right', fontsize=7)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f'{os.path.basename(m["model_dir"].rstrip("/"))} vs '
+                 f'{m["real_ood"]}', fontsize=9)
+  axes[0][0].set_ylabel('AUROC (solid: SIT on in-distribution; dotted: on '
+                        'both)', fontsize=8)
+  axes[0][-1].legend(fontsize=6, loc='center left', bbox_to_anchor=(1, 0.5))
+  _save(fig, path)

@@ -1,0 +1,166 @@
+"""The OoD study job (tfp_flows.experiments.ood_study) on tiny trained models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import tiny_runs
+from tfp_flows.experiments import ood_study
+from tfp_flows.ood import metrics
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SITS = ('translate_dx-1_dy0_zeros', 'discrete_noise_k1_all',
+        'noise_normal_eps0.001_all_edge', 'zero_latents_k1_quantised')
+
+
+def _glow3():
+  return tiny_runs.tiny_glow(num_levels=3, pad_to=32)
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  root = tmp_path_factory.mktemp('ood_runs')
+  out = {}
+  for name, model_fn, dataset, extra in (
+      ('glow', _glow3, 'fashion_mnist', {}),
+      ('pixelcnn', tiny_runs.tiny_pixelcnn, 'fashion_mnist', {}),
+      ('background', tiny_runs.tiny_pixelcnn, 'fashion_mnist',
+       dict(mutation_rate=0.2, l2_weight=1e-4)),
+      ('mnist_pixelcnn', tiny_runs.tiny_pixelcnn, 'mnist', {})):
+    tiny_runs.train_tiny(root / name, model_fn, dataset=dataset, num_steps=3,
+                         **extra)
+    out[name] = str(root / name)
+  return out
+
+
+@pytest.fixture(scope='module')
+def pixelcnn_result(runs):
+  entry = ood_study.ModelEntry(runs['pixelcnn'], runs['background'],
+                               runs['glow'])
+  return ood_study.evaluate_model(entry, num_images=20, sits=SITS,
+                                  num_resamples=50, log=lambda _: None,
+                                  num_entropy_images=20)
+
+
+def test_every_score_set_and_sit_is_reported(pixelcnn_result):
+  r = pixelcnn_result
+  assert r['dataset'] == 'fashion_mnist' and r['real_ood'] == 'mnist'
+  assert r['scores'] == [
+      'likelihood', 'input_complexity_png', 'input_complexity_zlib',
+      'likelihood_ratio', 'typicality_m1', 'typicality_m2', 'typicality_m5',
+      'typicality_m10']
+  sets = {'mnist', 'constant', 'uniform_noise', 'fashion_mnist_inverted',
+          'fashion_mnist_vflip'}
+  for score in r['scores']:
+    assert set(r['detection'][score]) == sets
+    for row in r['detection'][score].values():
+      auroc = row['auroc']
+      assert auroc['low'] <= auroc['value'] <= auroc['high']
+  # Zeroing latents ran on the given Glow: every SIT applies.
+  assert list(r['robustness']) == list(SITS) and not r['skipped_sits']
+  flips = r['robustness']['discrete_noise_k1_all']['likelihood']['flips']
+  assert flips['flip_fraction'] == pytest.approx(
+      flips['in_to_out'] + flips['out_to_in'])
+  ood_flips = r['robustness']['discrete_noise_k1_all']['likelihood'][
+      'ood_flips']
+  assert ood_flips['flip_fraction'] == pytest.approx(
+      ood_flips['in_to_out'] + ood_flips['out_to_in'])
+
+
+def test_scores_are_built_from_the_measured_quantities(runs):
+  # The likelihood ratio's AUROC against MNIST equals the AUROC computed
+  # here from the two models' bits/dim of the same sampled images.
+  from tfp_flows import data, models
+  from tfp_flows.analysis import sampling
+  from tfp_flows.models import evaluation
+  result = ood_study.evaluate_model(
+      ood_study.ModelEntry(runs['pixelcnn'], runs['background']),
+      num_images=20, sits=(), scores=['likelihood_ratio'], num_resamples=20,
+      log=lambda _: None, num_entropy_images=20)
+  model, background = models.load(runs['pixelcnn']), models.load(
+      runs['background'])
+
+  def ratio(name):
+    images, labels = data.load(name, 'test')
+    sample = images[sampling.stratified_indices(labels, 20, 0)]
+    return (evaluation.evaluate_bits_per_dim(model, sample, 256, 0)
+            - evaluation.evaluate_bits_per_dim(background, sample, 256, 0))
+  expected = metrics.auroc(ratio('fashion_mnist'), ratio('mnist'))
+  assert result['detection']['likelihood_ratio']['mnist']['auroc'][
+      'value'] == pytest.approx(expected)
+
+
+def test_glow_gets_level_scores_and_runs_its_own_zeroing(runs, tmp_path):
+  results = ood_study.run(
+      [ood_study.ModelEntry(runs['glow'])], str(tmp_path), num_images=20,
+      sits=('zero_latents_k2_quantised', 'noise_normal_eps0.001_all_edge'),
+      num_resamples=20, log=lambda _: None, num_entropy_images=20)
+  (r,) = results['models']
+  assert {'level_1', 'level_2', 'level_3',
+          'coarsest_minus_finest'} <= set(r['scores'])
+  assert 'likelihood_ratio' not in r['scores']
+  assert set(r['robustness']) == {'zero_latents_k2_quantised',
+                                  'noise_normal_eps0.001_all_edge'}
+  with open(tmp_path / 'ood_results.json') as f:
+    assert json.load(f)['models'][0]['dataset'] == 'fashion_mnist'
+  page = (tmp_path / 'OOD.md').read_text()
+  assert '| coarsest_minus_finest | zero_latents_k2_quantised |' in page
+
+
+def test_zeroing_without_a_glow_is_skipped_and_listed(runs):
+  r = ood_study.evaluate_model(
+      ood_study.ModelEntry(runs['pixelcnn']), num_images=10,
+      sits=('zero_latents_k1_quantised',), scores=['likelihood'],
+      num_resamples=10, log=lambda _: None, num_entropy_images=10)
+  assert r['skipped_sits'] == ['zero_latents_k1_quantised']
+  assert r['robustness'] == {}
+
+
+def test_bad_input_is_one_clear_error(runs):
+  with pytest.raises(ValueError, match='Unknown OoD score.*likelyhood'):
+    ood_study.check_scores(['likelyhood'])
+  with pytest.raises(ValueError, match='likelihood_ratio do not apply'):
+    ood_study.evaluate_model(ood_study.ModelEntry(runs['pixelcnn']),
+                             num_images=10, sits=(),
+                             scores=['likelihood_ratio'], log=lambda _: None)
+  with pytest.raises(ValueError, match='trained on mnist, the model .* on '
+                     'fashion_mnist'):
+    ood_study.evaluate_model(
+        ood_study.ModelEntry(runs['pixelcnn'], runs['mnist_pixelcnn']),
+        num_images=10, sits=(), log=lambda _: None)
+
+
+@pytest.mark.slow
+def test_command_line_errors_are_one_line(runs, tmp_path):
+  for args, message in (
+      ([f'--model={runs["pixelcnn"]}', '--scores=likelyhood'],
+       'Unknown OoD score(s) likelyhood'),
+      ([f'--model={runs["pixelcnn"]}:{tmp_path}/none'],
+       'does not exist'),
+      ([f'--model={runs["pixelcnn"]}', '--sits=translate_sideways'],
+       'translate_sideways')):
+    proc = subprocess.run(
+        [sys.executable, '-m', 'tfp_flows.experiments.ood_study', *args,
+         f'--output_dir={tmp_path}/out'], cwd=REPO, capture_output=True,
+        text=True, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.splitlines()
+             if l.startswith('bin/evaluate_ood')]
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not os.path.exists(tmp_path / 'out' / 'ood_results.json')
+
+
+def test_glow_bits_per_dim_from_its_levels_is_its_likelihood(runs):
+  # The study scores a Glow once, level by level; the likelihood it derives
+  # must be the model's own bits/dim (same dequantisation seeds).
+  from tfp_flows import models
+  from tfp_flows.models import evaluation
+  glow = models.load(runs['glow'])
+  images = tiny_runs.first_images(12)
+  measured = ood_study._measure(glow, None, images, 'discrete', 3, 5)  # pylint: disable=protected-access
+  expected = evaluation.evaluate_bits_per_dim(glow, images, 5, 3)
+  assert measured['level_bpd'].shape == (12, 3)
+  assert measured['bpd'] == pytest.approx(expected, abs=1e-4)
