@@ -164,3 +164,19 @@ def test_glow_bits_per_dim_from_its_levels_is_its_likelihood(runs):
   expected = evaluation.evaluate_bits_per_dim(glow, images, 5, 3)
   assert measured['level_bpd'].shape == (12, 3)
   assert measured['bpd'] == pytest.approx(expected, abs=1e-4)
+
+
+def test_continuous_levels_sum_to_the_continuous_bits_per_dim(runs):
+  from tfp_flows import models
+  from tfp_flows.analysis import scoring
+  from tfp_flows.models import glow_levels
+  from tfp_flows.ood import levels
+  from tfp_flows.sits import presets
+  glow = models.load(runs['glow'])
+  noisy = presets.get('noise_normal_eps0.001_all_edge')(
+      tiny_runs.first_images(10))
+  level_bpd = levels.continuous_level_bits_per_dim(glow, noisy, batch_size=4)
+  dims = glow_levels.level_dimensions(glow)
+  expected = scoring.continuous_bits_per_dim(glow, noisy, batch_size=4)[0]
+  assert level_bpd @ dims / glow.num_subpixels == pytest.approx(expected,
+                                                                abs=1e-4)

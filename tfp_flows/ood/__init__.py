@@ -10,3 +10,12 @@ TPR with bootstrap intervals.
 Layer: above `models`, `sits` and `utils`; below `experiments`. Nothing
 here reads gin.
 """
+
+from tfp_flows.ood import complexity
+from tfp_flows.ood import levels
+from tfp_flows.ood import likelihood_ratio
+from tfp_flows.ood import metrics
+from tfp_flows.ood import typicality
+
+__all__ = ['complexity', 'levels', 'likelihood_ratio', 'metrics',
+           'typicality']
