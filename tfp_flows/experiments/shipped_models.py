@@ -23,7 +23,8 @@ SHIPPED = frozenset({'paper_glow_affine_fashion_mnist',
                      'paper_glow_affine_mnist',
                      'paper_glow_additive_fashion_mnist',
                      'paper_glow_additive_mnist', 'pixelcnn_fashion_mnist',
-                     'classifier_fashion_mnist', 'classifier_mnist'})
+                     'pixelcnn_mnist', 'classifier_fashion_mnist',
+                     'classifier_mnist'})
 
 _GLOW_FM = ('a 69M-parameter Glow on 28x28 FashionMNIST reaches about '
             '2.9-3.1 bits/dim after about 80 epochs (published OoD studies).')
