@@ -126,6 +126,10 @@ def test_bad_input_is_one_clear_error(runs):
     ood_study.evaluate_model(ood_study.ModelEntry(runs['pixelcnn']),
                              num_images=10, sits=(),
                              scores=['likelihood_ratio'], log=lambda _: None)
+  with pytest.raises(ValueError, match='is a PixelCNN, not a Glow'):
+    ood_study.evaluate_model(
+        ood_study.ModelEntry(runs['pixelcnn'], None, runs['mnist_pixelcnn']),
+        num_images=10, sits=(), log=lambda _: None)
   with pytest.raises(ValueError, match='trained on mnist, the model .* on '
                      'fashion_mnist'):
     ood_study.evaluate_model(

@@ -269,9 +269,9 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
   if missing:
     raise ValueError(f'Score(s) {", ".join(missing)} do not apply to '
                      f'{entry.model_dir!r} (it allows {", ".join(allowed)}).')
-  sit_flow = model if _num_levels(model) else (
-      models.load(entry.sit_glow_dir) if entry.sit_glow_dir else None)
   own = model.training_dataset
+  sit_flow = model if _num_levels(model) else _sit_glow(entry.sit_glow_dir,
+                                                        own)
   start = time.perf_counter()
   clean, index = _sample(own, num_images, seed)
   ood = _ood_sets(own, clean, num_images, seed)
@@ -318,6 +318,20 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
       num_images=num_images, entropy_bits_per_dim=entropy, scores=names,
       detection=detection, robustness=robustness, skipped_sits=skipped,
       seconds=time.perf_counter() - start)
+
+
+def _sit_glow(sit_glow_dir, dataset):
+  """The Glow that zero-latents SITs run on for a model that is not one."""
+  if sit_glow_dir is None:
+    return None
+  glow = models.load(sit_glow_dir)
+  if not _num_levels(glow):
+    raise ValueError(f'The SIT Glow {sit_glow_dir!r} is a '
+                     f'{type(glow).__name__}, not a Glow.')
+  if glow.training_dataset != dataset:
+    raise ValueError(f'The SIT Glow {sit_glow_dir!r} was trained on '
+                     f'{glow.training_dataset}, the model on {dataset}.')
+  return glow
 
 
 def _robustness_row(clean_in, moved_in, ood_scores, moved_ood, score,
