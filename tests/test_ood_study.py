@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import tiny_runs
@@ -184,3 +185,15 @@ def test_continuous_levels_sum_to_the_continuous_bits_per_dim(runs):
   expected = scoring.continuous_bits_per_dim(glow, noisy, batch_size=4)[0]
   assert level_bpd @ dims / glow.num_subpixels == pytest.approx(expected,
                                                                 abs=1e-4)
+
+
+def test_images_a_sit_failed_on_leave_their_batches_out():
+  valid = np.ones(20, bool)
+  valid[3] = False
+  np.testing.assert_array_equal(
+      ood_study._valid_units('likelihood', valid, 0), valid)  # pylint: disable=protected-access
+  from tfp_flows.ood import typicality
+  batches = typicality.typicality_batches(20, 5, 0)
+  kept = ood_study._valid_units('typicality_m5', valid, 0)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(kept, ~np.any(batches == 3, axis=1))
+  assert kept.sum() == 3

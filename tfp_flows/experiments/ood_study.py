@@ -300,17 +300,29 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
       skipped.append(sit_name)
       continue
     log(f'  {sit_name}')
-    moved_in = sit(clean, seed=seed, indices=index, model=sit_flow,
-                   batch_size=batch_size)
-    moved_ood = sit(ood[real_ood], seed=seed + 1, model=sit_flow,
-                    batch_size=batch_size)
+    # A Glow's decoder can overflow on zeroed latents: such images are
+    # scored (as placeholders) but left out of every number below.
+    moved_in, valid_in = sit.transform(clean, seed=seed, indices=index,
+                                       model=sit_flow, batch_size=batch_size)
+    moved_ood, valid_ood = sit.transform(ood[real_ood], seed=seed + 1,
+                                         model=sit_flow,
+                                         batch_size=batch_size)
     in_scores = measure_and_score(moved_in, sit.kind)
     both_scores = measure_and_score(moved_ood, sit.kind)
-    robustness[sit_name] = {
-        score: _robustness_row(clean_scores[score], in_scores[score],
-                               ood_scores, both_scores[score], score,
-                               real_ood, num_resamples, seed)
-        for score in names}
+    robustness[sit_name] = {}
+    for score in names:
+      keep_in = _valid_units(score, valid_in, seed)
+      keep_ood = _valid_units(score, valid_ood, seed)
+      row = _robustness_row(
+          clean_scores[score][keep_in], in_scores[score][keep_in],
+          ood_scores[real_ood][score], ood_scores[real_ood][score][keep_ood],
+          both_scores[score][keep_ood], num_resamples, seed)
+      row['auroc_in_moved_by_set'] = {
+          name: metrics.auroc(in_scores[score][keep_in], scores[score])
+          for name, scores in ood_scores.items()}
+      row['num_failed'] = dict(in_distribution=int(np.sum(~valid_in)),
+                               ood=int(np.sum(~valid_ood)))
+      robustness[sit_name][score] = row
   return dict(
       model_dir=entry.model_dir, background_dir=entry.background_dir,
       sit_glow_dir=entry.sit_glow_dir if sit_flow is not model else None,
@@ -334,27 +346,36 @@ def _sit_glow(sit_glow_dir, dataset):
   return glow
 
 
-def _robustness_row(clean_in, moved_in, ood_scores, moved_ood, score,
-                    real_ood, num_resamples, seed):
-  """AUROC with the SIT on the in-distribution images (against every OoD
-  set; an interval against the real one), with it on both (real OoD set),
-  and the decision flips of the in-distribution images and of the real
-  OoD set's, at the threshold keeping `KEEP` of the clean
-  in-distribution images."""
+def _valid_units(score, valid, seed):
+  """Which entries of a score array to keep: the images a SIT could
+  transform, or for a batch-level (typicality) score the batches whose
+  images it could all transform (same partition as the score's)."""
+  if not score.startswith('typicality_m'):
+    return valid
+  batches = typicality.typicality_batches(
+      valid.size, int(score[len('typicality_m'):]), seed)
+  return valid[batches].all(axis=1)
+
+
+def _robustness_row(clean_in, moved_in, ood_clean, ood_clean_kept,
+                    moved_ood, num_resamples, seed):
+  """AUROC with the SIT on the in-distribution images (an interval against
+  the real OoD set) and with it on both, and the decision flips of both
+  sets' images at the threshold keeping `KEEP` of the clean
+  in-distribution images. Arrays hold the images (or batches) the SIT could
+  transform; `ood_clean_kept` pairs with `moved_ood`."""
   flips = metrics.decision_flips(clean_in, moved_in, keep=KEEP)
   # The OoD images' decisions at the same threshold ("in": score <= it),
   # before and after the SIT moved them too.
-  ood_in_before = ood_scores[real_ood][score] <= flips.threshold
+  ood_in_before = ood_clean_kept <= flips.threshold
   ood_in_after = moved_ood <= flips.threshold
   return dict(
       ood_flips=dict(
           flip_fraction=float(np.mean(ood_in_before != ood_in_after)),
           in_to_out=float(np.mean(ood_in_before & ~ood_in_after)),
           out_to_in=float(np.mean(~ood_in_before & ood_in_after))),
-      auroc_in_moved=_metric_row(moved_in, ood_scores[real_ood][score],
-                                 num_resamples, seed)['auroc'],
-      auroc_in_moved_by_set={name: metrics.auroc(moved_in, scores[score])
-                             for name, scores in ood_scores.items()},
+      auroc_in_moved=_metric_row(moved_in, ood_clean, num_resamples,
+                                 seed)['auroc'],
       auroc_both_moved=_metric_row(moved_in, moved_ood, num_resamples,
                                    seed)['auroc'],
       flips=flips._asdict())
@@ -447,7 +468,8 @@ def report(results):
                 'on in-distribution, SIT on both) and decision flips', '',
                 '| score | SIT | clean | SIT on in | SIT on both | flips of '
                 'in-distribution images (in->out, out->in) | flips of OoD '
-                'images (in->out, out->in) |', '|---|---|---|---|---|---|---|']
+                'images (in->out, out->in) | failed (in, OoD) |',
+                '|---|---|---|---|---|---|---|---|']
       for sit in s['sits']:
         for score, r in m['robustness'].get(sit, {}).items():
           clean = m['detection'][score][m['real_ood']]['auroc']['value']
@@ -455,7 +477,9 @@ def report(results):
               f'| {score} | {sit} | {clean:.3f} | '
               f'{_interval(r["auroc_in_moved"])} | '
               f'{_interval(r["auroc_both_moved"])} | '
-              f'{_flips(r["flips"])} | {_flips(r["ood_flips"])} |')
+              f'{_flips(r["flips"])} | {_flips(r["ood_flips"])} | '
+              f'{r["num_failed"]["in_distribution"]}, '
+              f'{r["num_failed"]["ood"]} |')
     if m['skipped_sits']:
       lines += ['', 'Skipped (no Glow to run them on): '
                 + ', '.join(m['skipped_sits']) + '.']
