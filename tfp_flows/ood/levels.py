@@ -51,19 +51,10 @@ def level_bits_per_dim(glow, images, seed=0, batch_size=256):
     TypeError: `glow` is not a `Glow`; `images` not numeric.
     ValueError: `images` not `[N, H, W, C]` valid images; bad `batch_size`.
   """
-  batch_size = positive_int(batch_size, 'batch_size')
-  dims = np.asarray(glow_levels.level_dimensions(glow), np.float64)
-  images = np.asarray(images)
-  if images.ndim != 4:
-    raise ValueError('`images` must be a batch [N, H, W, C]; got shape '
-                     f'{images.shape}.')
-  out = np.zeros([len(images), len(dims)], np.float64)
-  for i, start in enumerate(range(0, len(images), batch_size)):
-    batch = images[start:start + batch_size]
-    nats = glow_levels.level_log_probs(glow, batch, seed=(seed, i))
-    out[start:start + len(batch)] = (
-        -np.asarray(nats, np.float64) / (dims * math.log(2.)))
-  return out
+  return _in_batches(
+      glow, images, '`images`', batch_size,
+      lambda i, batch: glow_levels.level_log_probs(glow, batch,
+                                                   seed=(seed, i)))
 
 
 def continuous_level_bits_per_dim(glow, y, batch_size=256):
@@ -84,18 +75,28 @@ def continuous_level_bits_per_dim(glow, y, batch_size=256):
   Returns:
     numpy float64 `[N, L]`, bits/dim, finest level first.
   """
+  offsets = (np.asarray(glow_levels.level_dimensions(glow), np.float64)
+             * glow.n_bits * math.log(2.))
+  return _in_batches(
+      glow, y, '`y`', batch_size,
+      lambda _, batch: np.asarray(glow_levels.level_log_densities(
+          glow, batch), np.float64) - offsets)
+
+
+def _in_batches(glow, x, name, batch_size, level_nats):
+  """`[N, L]` bits/dim per level: `level_nats(batch_index, batch)` (nats per
+  image and level, `[n, L]`) over each level's latent dimension."""
   batch_size = positive_int(batch_size, 'batch_size')
   dims = np.asarray(glow_levels.level_dimensions(glow), np.float64)
-  y = np.asarray(y)
-  if y.ndim != 4:
-    raise ValueError('`y` must be a batch [N, H, W, C]; got shape '
-                     f'{y.shape}.')
-  out = np.zeros([len(y), len(dims)], np.float64)
-  for start in range(0, len(y), batch_size):
-    batch = y[start:start + batch_size]
-    nats = np.asarray(glow_levels.level_log_densities(glow, batch),
-                      np.float64) - dims * glow.n_bits * math.log(2.)
-    out[start:start + len(batch)] = -nats / (dims * math.log(2.))
+  x = np.asarray(x)
+  if x.ndim != 4:
+    raise ValueError(f'{name} must be a batch [N, H, W, C]; got shape '
+                     f'{x.shape}.')
+  out = np.zeros([len(x), len(dims)], np.float64)
+  for i, start in enumerate(range(0, len(x), batch_size)):
+    batch = x[start:start + batch_size]
+    out[start:start + len(batch)] = (
+        -np.asarray(level_nats(i, batch), np.float64) / (dims * math.log(2.)))
   return out
 
 
