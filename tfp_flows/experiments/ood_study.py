@@ -365,15 +365,12 @@ def _robustness_row(clean_in, moved_in, ood_clean, ood_clean_kept,
   in-distribution images. Arrays hold the images (or batches) the SIT could
   transform; `ood_clean_kept` pairs with `moved_ood`."""
   flips = metrics.decision_flips(clean_in, moved_in, keep=KEEP)
-  # The OoD images' decisions at the same threshold ("in": score <= it),
-  # before and after the SIT moved them too.
-  ood_in_before = ood_clean_kept <= flips.threshold
-  ood_in_after = moved_ood <= flips.threshold
+  # The OoD images' decisions at the same threshold, before and after the
+  # SIT moved them too.
+  ood_flips = metrics.flips_at(ood_clean_kept, moved_ood, flips.threshold)
   return dict(
-      ood_flips=dict(
-          flip_fraction=float(np.mean(ood_in_before != ood_in_after)),
-          in_to_out=float(np.mean(ood_in_before & ~ood_in_after)),
-          out_to_in=float(np.mean(~ood_in_before & ood_in_after))),
+      ood_flips={k: v for k, v in ood_flips._asdict().items()
+                 if k != 'threshold'},
       auroc_in_moved=_metric_row(moved_in, ood_clean, num_resamples,
                                  seed)['auroc'],
       auroc_both_moved=_metric_row(moved_in, moved_ood, num_resamples,

@@ -24,7 +24,8 @@ from tfp_flows.utils.validation import positive_int
 
 __all__ = [
     'DecisionFlips', 'DetectionMetrics', 'Interval', 'as_scores', 'aupr',
-    'auroc', 'decision_flips', 'detection_metrics', 'fpr_at_tpr'
+    'auroc', 'decision_flips', 'detection_metrics', 'flips_at',
+    'fpr_at_tpr'
 ]
 
 # Float slack when turning a fraction into a count: 0.95 * 20 is
@@ -393,11 +394,22 @@ def decision_flips(clean_in, transformed_in, keep=0.95):
                      f'{transformed.size} scores.')
   keep = _open_fraction(keep, 'keep')
   k = _count_needed(keep, clean.size)
-  threshold = float(np.partition(clean, k - 1)[k - 1])
-  clean_out = clean > threshold
-  transformed_out = transformed > threshold
+  return flips_at(clean, transformed,
+                  float(np.partition(clean, k - 1)[k - 1]))
+
+
+def flips_at(before, after, threshold):
+  """`DecisionFlips` of paired scores at a given threshold.
+
+  Args:
+    before, after: float arrays `[N]`, the same images' scores before and
+      after a transformation (checked by the caller).
+    threshold: Python float; "in" means `score <= threshold`.
+  """
+  before_out = np.asarray(before) > threshold
+  after_out = np.asarray(after) > threshold
   return DecisionFlips(
-      threshold=threshold,
-      flip_fraction=float(np.mean(clean_out != transformed_out)),
-      in_to_out=float(np.mean(~clean_out & transformed_out)),
-      out_to_in=float(np.mean(clean_out & ~transformed_out)))
+      threshold=float(threshold),
+      flip_fraction=float(np.mean(before_out != after_out)),
+      in_to_out=float(np.mean(~before_out & after_out)),
+      out_to_in=float(np.mean(before_out & ~after_out)))
