@@ -10,6 +10,7 @@ import pytest
 
 import tiny_runs
 from tfp_flows.experiments import ood_study
+from tfp_flows.ood import guidance
 from tfp_flows.ood import metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +110,9 @@ def test_glow_gets_level_scores_and_runs_its_own_zeroing(runs, tmp_path):
     assert json.load(f)['models'][0]['dataset'] == 'fashion_mnist'
   page = (tmp_path / 'OOD.md').read_text()
   assert '| coarsest_minus_finest | zero_latents_k2_quantised |' in page
+  # The practitioner's section comes first, built from the same results.
+  assert page.index('## Which score to use') < page.index('## Tables')
+  assert f'Recommended: `{guidance.recommended(r)["score"]}`' in page
 
 
 def test_zeroing_without_a_glow_is_skipped_and_listed(runs):

@@ -38,6 +38,7 @@ from tfp_flows.data import synthetic
 from tfp_flows.models import evaluation
 from tfp_flows.models import glow_levels
 from tfp_flows.ood import complexity
+from tfp_flows.ood import guidance
 from tfp_flows.ood import levels
 from tfp_flows.ood import likelihood_ratio
 from tfp_flows.ood import metrics
@@ -441,27 +442,29 @@ def report(results):
       f'Decision flips at the threshold keeping {100 * s["keep"]:.0f}% of the '
       f'clean in-distribution images. Total time {s["seconds"] / 60:.1f} '
       'min.', '', f'![AUROC per score per SIT]({FIGURE})', '']
+  lines += guidance.render_guidance(results)
+  lines += ['## Tables', '']
   for m in results['models']:
     sets = list(next(iter(m['detection'].values())))
-    lines += [f'## {m["model_dir"]} ({m["model"]}, {m["dataset"]})', '',
+    lines += [f'### {m["model_dir"]} ({m["model"]}, {m["dataset"]})', '',
               f'Entropy estimate (training images): '
               f'{m["entropy_bits_per_dim"]:.3f} bits/dim; background: '
               f'{m["background_dir"] or "none"}; '
               f'{m["seconds"] / 60:.1f} min.', '',
-              '### AUROC by OoD set', '',
+              '#### AUROC by OoD set', '',
               '| score | ' + ' | '.join(sets) + ' |',
               '|---|' + '---|' * len(sets)]
     for score, row in m['detection'].items():
       lines.append(f'| {score} | ' + ' | '.join(
           _interval(row[name]['auroc']) for name in sets) + ' |')
-    lines += ['', f'### FPR at 95% TPR and AUPR against {m["real_ood"]}', '',
+    lines += ['', f'#### FPR at 95% TPR and AUPR against {m["real_ood"]}', '',
               '| score | FPR95 | AUPR |', '|---|---|---|']
     for score, row in m['detection'].items():
       r = row[m['real_ood']]
       lines.append(f'| {score} | {_interval(r["fpr_at_tpr"])} | '
                    f'{_interval(r["aupr"])} |')
     if m['robustness']:
-      lines += ['', f'### SITs: AUROC against {m["real_ood"]} (clean, SIT '
+      lines += ['', f'#### SITs: AUROC against {m["real_ood"]} (clean, SIT '
                 'on in-distribution, SIT on both) and decision flips', '',
                 '| score | SIT | clean | SIT on in | SIT on both | flips of '
                 'in-distribution images (in->out, out->in) | flips of OoD '

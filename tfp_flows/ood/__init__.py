@@ -12,10 +12,11 @@ here reads gin.
 """
 
 from tfp_flows.ood import complexity
+from tfp_flows.ood import guidance
 from tfp_flows.ood import levels
 from tfp_flows.ood import likelihood_ratio
 from tfp_flows.ood import metrics
 from tfp_flows.ood import typicality
 
-__all__ = ['complexity', 'levels', 'likelihood_ratio', 'metrics',
+__all__ = ['complexity', 'guidance', 'levels', 'likelihood_ratio', 'metrics',
            'typicality']

@@ -1,0 +1,76 @@
+"""bench/background_selection.py: its grid, its rule, and one tiny selection."""
+
+import json
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'bench'))
+import background_selection as selection  # noqa: E402
+
+TINY_CONFIG = os.path.join(REPO, 'gin_configs', 'tiny_pixelcnn.gin')
+
+
+def test_grid_is_the_product_unless_pairs_are_given():
+  assert selection.parse_grid('0.1,0.2', '0,1e-4', '') == [
+      (0.1, 0.), (0.1, 1e-4), (0.2, 0.), (0.2, 1e-4)]
+  assert selection.parse_grid('0.1', '0', '0.3:1e-5,0.2') == [
+      (0.3, 1e-5), (0.2, 0.)]
+
+
+def _result(mean, rate, l2):
+  return dict(mean_auroc=mean, mutation_rate=rate, l2_weight=l2)
+
+
+def test_rule_takes_the_best_mean_then_the_milder_setting():
+  results = {'a': _result(0.7, 0.1, 0.), 'b': _result(0.8, 0.3, 0.),
+             'c': _result(0.6, 0.2, 1e-4)}
+  assert selection.choose(results) == 'b'
+  results['d'] = _result(0.8, 0.2, 1e-4)
+  results['e'] = _result(0.8, 0.2, 0.)
+  assert selection.choose(results) == 'e'
+
+
+def test_bad_rate_is_one_line_before_any_training(tmp_path, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
+                    f'--model_dir={tmp_path}', '--grid=1.5:0',
+                    f'--runs_dir={tmp_path / "runs"}',
+                    f'--output_dir={tmp_path / "out"}'])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err.strip().splitlines()[-1]
+  assert 'mutation' in err and '1.5' in err
+  assert not (tmp_path / 'runs').exists()
+  assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.slow
+def test_tiny_selection_trains_scores_and_reports(tmp_path):
+  # The in-distribution model: a tiny run without mutation.
+  model = selection.train_candidates(TINY_CONFIG, [(0., 0.)],
+                                     str(tmp_path / 'model'), 6,
+                                     'fashion_mnist', cores=1)
+  (model_dir, _), = model.values()
+  out = tmp_path / 'out'
+  selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
+                  f'--model_dir={model_dir}', '--steps=6',
+                  '--grid=0.1:0,0.3:1e-4', '--num_images=20', '--cores=1',
+                  f'--runs_dir={tmp_path / "runs"}', f'--output_dir={out}'])
+  summary = json.loads((out / 'background_selection_fashion_mnist.json')
+                       .read_text())
+  assert set(summary['candidates']) == {'fashion_mnist_mu0.1_l20',
+                                        'fashion_mnist_mu0.3_l20.0001'}
+  for name, r in summary['candidates'].items():
+    # The settings are read back from each trained run, not from the grid.
+    rate = 0.1 if 'mu0.1' in name else 0.3
+    assert r['mutation_rate'] == pytest.approx(rate)
+    for k in selection.SELECTION_SETS:
+      a = r['auroc'][k]
+      assert 0. <= a['low'] <= a['value'] <= a['high'] <= 1.
+    assert r['mean_auroc'] == pytest.approx(
+        (r['auroc']['vflip']['value'] + r['auroc']['inverted']['value']) / 2)
+  assert summary['chosen'] == selection.choose(summary['candidates'])
+  page = (out / 'background_selection_fashion_mnist.md').read_text()
+  assert '**(chosen)**' in page and page.count('\n| 0.') == 2
