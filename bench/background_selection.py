@@ -177,8 +177,8 @@ def render(summary):
   d = summary['dataset']
   lines = [
       f'# Background model selection: {d}', '',
-      f'Model `{summary["model_dir"]}` ({summary["model_test_bits_per_dim"]:.3f}'
-      f' bits/dim on the sample); {summary["num_images"]} class-stratified '
+      f'Model `{summary["model_dir"]}` '
+      f'({summary["model_test_bits_per_dim"]:.3f} bits/dim on the sample); {summary["num_images"]} class-stratified '
       f'test images (seed {summary["seed"]}); backgrounds trained '
       f'{summary["steps"]} steps from `{summary["config"]}`, two at a time on '
       'one core each. Likelihood-ratio AUROC (bits/dim of the model minus '

@@ -422,10 +422,6 @@ def _json_default(value):
   raise TypeError(f'{type(value).__name__} is not JSON serialisable')
 
 
-def _interval(row):
-  return f'{row["value"]:.3f} [{row["low"]:.3f}, {row["high"]:.3f}]'
-
-
 def _flips(f):
   return (f'{100 * f["flip_fraction"]:.1f}% ({100 * f["in_to_out"]:.1f}%, '
           f'{100 * f["out_to_in"]:.1f}%)')
@@ -456,13 +452,15 @@ def report(results):
               '|---|' + '---|' * len(sets)]
     for score, row in m['detection'].items():
       lines.append(f'| {score} | ' + ' | '.join(
-          _interval(row[name]['auroc']) for name in sets) + ' |')
+          guidance.format_interval(row[name]['auroc']) for name in sets)
+          + ' |')
     lines += ['', f'#### FPR at 95% TPR and AUPR against {m["real_ood"]}', '',
               '| score | FPR95 | AUPR |', '|---|---|---|']
     for score, row in m['detection'].items():
       r = row[m['real_ood']]
-      lines.append(f'| {score} | {_interval(r["fpr_at_tpr"])} | '
-                   f'{_interval(r["aupr"])} |')
+      lines.append(f'| {score} | '
+                   f'{guidance.format_interval(r["fpr_at_tpr"])} | '
+                   f'{guidance.format_interval(r["aupr"])} |')
     if m['robustness']:
       lines += ['', f'#### SITs: AUROC against {m["real_ood"]} (clean, SIT '
                 'on in-distribution, SIT on both) and decision flips', '',
@@ -475,8 +473,8 @@ def report(results):
           clean = m['detection'][score][m['real_ood']]['auroc']['value']
           lines.append(
               f'| {score} | {sit} | {clean:.3f} | '
-              f'{_interval(r["auroc_in_moved"])} | '
-              f'{_interval(r["auroc_both_moved"])} | '
+              f'{guidance.format_interval(r["auroc_in_moved"])} | '
+              f'{guidance.format_interval(r["auroc_both_moved"])} | '
               f'{_flips(r["flips"])} | {_flips(r["ood_flips"])} | '
               f'{r["num_failed"]["in_distribution"]}, '
               f'{r["num_failed"]["ood"]} |')

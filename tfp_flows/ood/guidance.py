@@ -18,8 +18,8 @@ number of the tables, by these rules (stated on the page too):
   under a SIT if that SIT lowers its AUROC by more than `BREAK_DROP`.
 """
 
-__all__ = ['BREAK_DROP', 'RULES', 'is_per_image', 'recommended',
-           'render_guidance', 'score_summary']
+__all__ = ['BREAK_DROP', 'RULES', 'format_interval', 'is_per_image',
+           'recommended', 'render_guidance', 'score_summary']
 
 BREAK_DROP = 0.05
 
@@ -77,7 +77,8 @@ def _v(interval):
   return f'{interval["value"]:.3f}'
 
 
-def _ci(interval):
+def format_interval(interval):
+  """'value [low, high]' of an interval dict, 3 decimals."""
   return (f'{interval["value"]:.3f} [{interval["low"]:.3f}, '
           f'{interval["high"]:.3f}]')
 
@@ -101,12 +102,13 @@ def _model_lines(m):
   sentences = []
   if 'likelihood' in summaries:
     lik = summaries['likelihood']['clean']
-    sentences.append(f'The raw likelihood has AUROC {_ci(lik)} against '
-                     f'{real}: {_chance(lik)}.')
+    sentences.append(f'The raw likelihood has AUROC {format_interval(lik)} '
+                     f'against {real}: {_chance(lik)}.')
   best = max(summaries.values(), key=lambda s: s['clean']['value'])
   sentences.append(
       f'Best against clean {real}: `{best["score"]}`, AUROC '
-      f'{_ci(best["clean"])}, FPR at 95% TPR {_v(best["fpr95"])}'
+      f'{format_interval(best["clean"])}, FPR at 95% TPR '
+      f'{_v(best["fpr95"])}'
       + ('' if is_per_image(best['score']) else
          ' (it decides per batch, not per image)') + '.')
   rec = recommended(m)
@@ -130,7 +132,7 @@ def _model_lines(m):
   if vflip:
     s, a = max(vflip, key=lambda x: x[1]['value'])
     sentences.append(f'Against {flipped} (same images upside down) the best '
-                     f'score is `{s}` at {_ci(a)}: {_chance(a)}.')
+                     f'score is `{s}` at {format_interval(a)}: {_chance(a)}.')
   lines += [f'- {s}' for s in sentences]
   lines += ['', f'| score | clean AUROC vs {real} | worst SIT on in-distribu'
             'tion | AUROC there | decisions flipped | worst SIT on both | '
@@ -140,7 +142,7 @@ def _model_lines(m):
     cells = ([f'`{w["sit"]}`', _v(w['auroc']), f'{100 * w["flips"]:.1f}%']
              if w else ['-', '-', '-'])
     cells += [f'`{b["sit"]}`', _v(b['auroc'])] if b else ['-', '-']
-    lines.append(f'| {s["score"]} | {_ci(s["clean"])} | '
+    lines.append(f'| {s["score"]} | {format_interval(s["clean"])} | '
                  + ' | '.join(cells) + ' |')
   return lines + ['']
 
