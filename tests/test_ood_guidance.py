@@ -101,3 +101,17 @@ def test_across_models_names_the_weakest_model():
   # keeps 0.68 on both, so it wins across models.
   assert ('Across the 2 models, the per-image score they all have with the '
           'highest worst-case AUROC is `input_complexity_png`: 0.680') in text
+
+
+def test_best_glow_level_is_named():
+  results = _results()
+  m = results['models'][0]
+  for level, value in (('level_1', 0.05), ('level_2', 0.9), ('level_3', 0.99),
+                       ('coarsest_minus_finest', 0.98)):
+    m['scores'].append(level)
+    m['detection'][level] = {'mnist': dict(auroc=_ci(value),
+                                           fpr_at_tpr=_ci(0.1))}
+  text = '\n'.join(guidance.render_guidance(results))
+  assert ("Of the Glow's 3 levels, `level_3` separates fashion_mnist from "
+          'mnist best: AUROC 0.990 [0.980, 1.000] '
+          '(`coarsest_minus_finest`: 0.980).') in text

@@ -126,6 +126,16 @@ def _model_lines(m):
           f'`{s["score"]}` breaks under `{w["sit"]}` on the in-distribution '
           f'images: AUROC {_v(s["clean"])} -> {_v(w["auroc"])}, '
           f'{100 * w["flips"]:.0f}% of their decisions flip.')
+  level_names = [s for s in summaries if s.startswith('level_')]
+  if level_names:
+    level = max(level_names, key=lambda s: summaries[s]['clean']['value'])
+    sentences.append(
+        f'Of the Glow\'s {len(level_names)} levels, `{level}` separates '
+        f'{own} from {real} best: AUROC '
+        f'{format_interval(summaries[level]["clean"])}'
+        + (f' (`coarsest_minus_finest`: '
+           f'{_v(summaries["coarsest_minus_finest"]["clean"])})'
+           if 'coarsest_minus_finest' in summaries else '') + '.')
   flipped = f'{own}_vflip'
   vflip = [(s, r[flipped]['auroc']) for s, r in m['detection'].items()
            if flipped in r]
