@@ -11,6 +11,7 @@ from tfp_flows.models import evaluation
 from tfp_flows.models import loading
 from tfp_flows.experiments import shipped_models
 from tfp_flows.experiments import shipping
+from tfp_flows.ood import likelihood_ratio
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.join(REPO, shipped_models.CHECKPOINTS_DIR)
@@ -18,7 +19,10 @@ MAX_TOTAL_BYTES = 40 * 2**20
 TOLERANCE = 0.02  # bits/dim
 
 DENSITY = [m.name for m in shipped_models.DENSITY_MODELS
+           + shipped_models.BACKGROUND_MODELS
            if os.path.isdir(os.path.join(ROOT, m.name))]
+BACKGROUNDS = [m.name for m in shipped_models.BACKGROUND_MODELS
+               if os.path.isdir(os.path.join(ROOT, m.name))]
 CLASSIFIERS = [(n, d) for n, d in shipped_models.CLASSIFIERS
                if os.path.isdir(os.path.join(ROOT, n))]
 
@@ -27,8 +31,9 @@ def test_every_shipped_model_is_there_and_nothing_unknown():
   assert DENSITY, 'checkpoints/ holds no shipped density model'
   for name in shipped_models.SHIPPED:
     assert os.path.isdir(os.path.join(ROOT, name)), f'{name} is missing'
-  known = {m.name for m in shipped_models.DENSITY_MODELS} | {
-      n for n, _ in shipped_models.CLASSIFIERS}
+  known = {m.name for m in shipped_models.DENSITY_MODELS
+           + shipped_models.BACKGROUND_MODELS} | {
+               n for n, _ in shipped_models.CLASSIFIERS}
   present = {n for n in os.listdir(ROOT)
              if os.path.isdir(os.path.join(ROOT, n))}
   assert present <= known, present - known
@@ -45,7 +50,7 @@ def test_all_checkpoints_together_stay_under_40_mb():
 def test_density_checkpoint_matches_its_card(name):
   path = os.path.join(ROOT, name)
   card = shipping.read_card(path)
-  spec = next(m for m in shipped_models.DENSITY_MODELS if m.name == name)
+  spec = shipped_models.registered(name)
   model = models.load(path)
   assert model.training_dataset == spec.dataset == card['dataset']
   # Final weights only: no optimizer state or EMA shadows to mislead.
@@ -78,6 +83,16 @@ def test_model_json_agrees_with_the_operative_config(name, tmp_path):
     expected = from_config.config[key]
     assert value == (list(expected) if isinstance(expected, tuple)
                      else expected), key
+
+
+@pytest.mark.parametrize('name', BACKGROUNDS)
+def test_background_is_a_mutation_trained_background_of_its_model(name):
+  background = models.load(os.path.join(ROOT, name))
+  assert background.training_options['mutation_rate'] > 0.
+  model_name = name[:-len('_background')]
+  if os.path.isdir(os.path.join(ROOT, model_name)):
+    likelihood_ratio.check_background(
+        models.load(os.path.join(ROOT, model_name)), background)
 
 
 @pytest.mark.parametrize('name,dataset', CLASSIFIERS)

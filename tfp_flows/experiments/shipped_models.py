@@ -8,8 +8,9 @@ Goals are test bits/dim per original 28x28 pixel (D = 784).
 
 import collections
 
-__all__ = ['ADDITIVE_GAP', 'CHECKPOINTS_DIR', 'CLASSIFIERS', 'DENSITY_MODELS',
-           'SHIPPED', 'ShippedModel', 'goal_of']
+__all__ = ['ADDITIVE_GAP', 'BACKGROUND_MODELS', 'CHECKPOINTS_DIR',
+           'CLASSIFIERS', 'DENSITY_MODELS', 'SHIPPED', 'ShippedModel',
+           'goal_of', 'registered']
 
 CHECKPOINTS_DIR = 'checkpoints'
 
@@ -50,10 +51,27 @@ DENSITY_MODELS = (
     ShippedModel('pixelcnn_mnist', 'pixelcnn_mnist', 'pixelcnn', 'mnist',
                  1.05, _PIXELCNN),
 )
+_BACKGROUND = ('a background model for the likelihood-ratio OoD score '
+               '(Ren et al., NeurIPS 2019), trained on mutated images; its '
+               'own bits/dim has no goal. Ren et al. do not report one.')
+# Background models of the likelihood-ratio score (`bin/evaluate_ood` finds
+# a model's background at checkpoints/<model>_background). Not part of the
+# paper's study: `bin/reproduce` does not use them.
+BACKGROUND_MODELS = tuple(
+    ShippedModel(f'pixelcnn_{dataset}_background',
+                 f'pixelcnn_{dataset}_background', 'pixelcnn_background',
+                 dataset, None, _BACKGROUND)
+    for dataset in ('fashion_mnist', 'mnist'))
 CLASSIFIERS = (('classifier_fashion_mnist', 'fashion_mnist'),
                ('classifier_mnist', 'mnist'))
 # An additive Glow's goal: within this of the affine Glow on the same data.
 ADDITIVE_GAP = 0.15
+
+
+def registered(name):
+  """The `ShippedModel` (density or background model) called `name`, or
+  None."""
+  return {m.name: m for m in DENSITY_MODELS + BACKGROUND_MODELS}.get(name)
 
 
 def goal_of(model, affine_bits_per_dim=None):

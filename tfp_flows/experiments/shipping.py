@@ -444,7 +444,7 @@ def registry_defaults(name, output_root):
   An additive Glow's goal is the shipped affine Glow's test bits/dim on the
   same data set plus `ADDITIVE_GAP` (None while that one is not shipped).
   """
-  spec = {m.name: m for m in shipped_models.DENSITY_MODELS}.get(name)
+  spec = shipped_models.registered(name)
   if spec is None:
     return None, None, None
   affine = None
