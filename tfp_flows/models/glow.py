@@ -300,16 +300,32 @@ class Glow(base.ImageDensityModel, tf.Module):
     Returns:
       Float `Tensor` `[...]`, nats per image.
     """
-    x = self._pad(tf.cast(images, self._dtype))
     seeds = (tf.expand_dims(seed, 0) if num_samples == 1 else
              tf.random.experimental.stateless_split(seed, num_samples))
     offset = self.num_model_subpixels * math.log(self._bins)
     draws = [self.distribution.log_prob(
-        discrete.dequantize(x, self._n_bits, seeds[k], self._dtype)) - offset
+        self.dequantized_canvas(images, seeds[k])) - offset
              for k in range(num_samples)]
     if num_samples == 1:
       return draws[0]
     return tf.reduce_logsumexp(tf.stack(draws), axis=0) - math.log(num_samples)
+
+  def dequantized_canvas(self, images, seed):
+    """The continuous input the flow scores for integer `images`.
+
+    Cast to the model dtype, padded to `pad_to`, then dequantised with
+    `seed` used as is: what `log_prob_unchecked` scores for each draw (and
+    `glow_levels.level_log_probs` splits by level).
+
+    Args:
+      images: integer-valued `Tensor` `[..., H, W, C]`, assumed valid.
+      seed: int32 `Tensor` `[2]`, stateless seed of the uniform noise.
+
+    Returns:
+      Float `Tensor` `[..., H', W', C]` (the padded shape) in `[0, 1)`.
+    """
+    return discrete.dequantize(self._pad(tf.cast(images, self._dtype)),
+                               self._n_bits, seed, self._dtype)
 
   # -- Likelihoods ----------------------------------------------------------
 
@@ -473,9 +489,8 @@ class Glow(base.ImageDensityModel, tf.Module):
       return self._compiled.call('encode_centre', centre, images)
 
     def body(x, s):
-      y = discrete.dequantize(self._pad(tf.cast(x, self._dtype)), self._n_bits,
-                              s, self._dtype)
-      return self.split_latents(self.bijector.inverse(y))
+      return self.split_latents(self.bijector.inverse(
+          self.dequantized_canvas(x, s)))
     return self._compiled.call('encode', body, images, _seed_tensor(seed))
 
   def decode(self, latents):
@@ -530,8 +545,7 @@ class Glow(base.ImageDensityModel, tf.Module):
       Python `bool`: whether any ActNorm was initialised.
     """
     images = discrete.check_images(images, self._image_shape, self._n_bits)
-    y = discrete.dequantize(self._pad(tf.cast(images, self._dtype)),
-                            self._n_bits, _seed_tensor(seed), self._dtype)
+    y = self.dequantized_canvas(images, _seed_tensor(seed))
     with fb.data_dependent_init(self.bijector) as pending:
       if not pending:
         return False

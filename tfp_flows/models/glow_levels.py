@@ -301,11 +301,9 @@ def level_log_probs(glow, images, seed=None):
   offsets = tf.constant([d * log_bin for d in dims], dtype)
 
   def body(x, s):
-    # As `log_prob_unchecked(x, s, num_samples=1)`: pad, then dequantise the
-    # padded canvas with the seed used as is (same seed, same noise).
-    padded = glow._pad(tf.cast(x, dtype))  # pylint: disable=protected-access
-    y = discrete.dequantize(padded, glow.n_bits, s, dtype)
-    return _level_terms(glow, y) - offsets
+    # The canvas `log_prob_unchecked(x, s, num_samples=1)` scores: same
+    # seed, same noise.
+    return _level_terms(glow, glow.dequantized_canvas(x, s)) - offsets
   return glow._compiled.call(  # pylint: disable=protected-access
       'level_log_probs', body, images,
       glow_lib._seed_tensor(seed))  # pylint: disable=protected-access
