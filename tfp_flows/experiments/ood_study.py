@@ -446,23 +446,19 @@ def report(results):
               f'Entropy estimate (training images): '
               f'{m["entropy_bits_per_dim"]:.3f} bits/dim; background: '
               f'{m["background_dir"] or "none"}; '
-              f'{m["seconds"] / 60:.1f} min.', '',
-              '#### AUROC by OoD set', '',
-              '| score | ' + ' | '.join(sets) + ' |',
-              '|---|' + '---|' * len(sets)]
-    for score, row in m['detection'].items():
-      lines.append(f'| {score} | ' + ' | '.join(
-          guidance.format_interval(row[name]['auroc']) for name in sets)
-          + ' |')
-    lines += ['', f'#### FPR at 95% TPR and AUPR against {m["real_ood"]}', '',
-              '| score | FPR95 | AUPR |', '|---|---|---|']
-    for score, row in m['detection'].items():
-      r = row[m['real_ood']]
-      lines.append(f'| {score} | '
-                   f'{guidance.format_interval(r["fpr_at_tpr"])} | '
-                   f'{guidance.format_interval(r["aupr"])} |')
+              f'{m["seconds"] / 60:.1f} min.', '']
+    for metric, title in (('auroc', 'AUROC'), ('aupr', 'AUPR'),
+                          ('fpr_at_tpr', 'FPR at 95% TPR (lower is better)')):
+      lines += [f'#### {title} by OoD set', '',
+                '| score | ' + ' | '.join(sets) + ' |',
+                '|---|' + '---|' * len(sets)]
+      for score, row in m['detection'].items():
+        lines.append(f'| {score} | ' + ' | '.join(
+            guidance.format_interval(row[name][metric]) for name in sets)
+            + ' |')
+      lines.append('')
     if m['robustness']:
-      lines += ['', f'#### SITs: AUROC against {m["real_ood"]} (clean, SIT '
+      lines += [f'#### SITs: AUROC against {m["real_ood"]} (clean, SIT '
                 'on in-distribution, SIT on both) and decision flips', '',
                 '| score | SIT | clean | SIT on in | SIT on both | flips of '
                 'in-distribution images (in->out, out->in) | flips of OoD '
