@@ -160,3 +160,21 @@ def test_likelihood_ratio_is_the_bits_per_dim_difference():
                              [0.5, -1.])
   with pytest.raises(ValueError, match='same images'):
     lr.likelihood_ratio([1., 2.], [1.])
+
+
+def test_step_mutates_within_the_models_grey_levels(monkeypatch):
+  # A 5-bit model's mutated subpixels must stay in 0..31.
+  seen = {}
+  original = mutation.mutate
+
+  def recording(images, rate, seed, n_bits=8):
+    seen['n_bits'] = n_bits
+    return original(images, rate, seed, n_bits=n_bits)
+  monkeypatch.setattr(mutation, 'mutate', recording)
+  model = tiny_runs.tiny_glow(n_bits=5)
+  images = tf.constant(_images(8, 'fashion_mnist') // 8)
+  model.initialize(images.numpy(), seed=0)
+  step = steps.make_train_step(model, tf_keras.optimizers.SGD(0.), 8,
+                               mutation_rate=0.5)
+  assert np.isfinite(float(step(images, tf.constant([1, 2]))[0]))
+  assert seen['n_bits'] == 5

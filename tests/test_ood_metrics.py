@@ -228,6 +228,24 @@ def test_decision_flips_by_hand():
   assert in_to_out + out_to_in == flips
 
 
+def test_keep_threshold_is_the_decision_flips_threshold():
+  clean = np.random.default_rng(1).normal(size=57)
+  assert metrics.keep_threshold(clean) == metrics.decision_flips(
+      clean, clean).threshold
+  assert metrics.keep_threshold(np.arange(1., 21.)) == 19.
+  assert metrics.keep_threshold(np.arange(1., 21.), keep=0.5) == 10.
+
+
+def test_auroc_averages_ties_of_infinite_scores():
+  # +inf tied in both sets is a tie (half a pair), not an order: pairs
+  # (inf, inf) 0.5, (inf, 1) 0, (0, inf) 1, (0, 1) 1 -> 2.5 / 4.
+  assert metrics.auroc([np.inf, 0.], [np.inf, 1.]) == 0.625
+  assert metrics.auroc([-np.inf, 0.], [-np.inf, 1.]) == 0.625
+  point = metrics.detection_metrics([np.inf, 0.], [np.inf, 1.],
+                                    num_resamples=50).auroc
+  assert point.low <= point.value <= point.high
+
+
 def test_decision_flips_keeps_at_least_keep_of_clean_images():
   clean = np.random.default_rng(0).normal(size=101)
   result = metrics.decision_flips(clean, clean + 10., keep=0.9)

@@ -201,3 +201,23 @@ def test_images_a_sit_failed_on_leave_their_batches_out():
   kept = ood_study._valid_units('typicality_m5', valid, 0)  # pylint: disable=protected-access
   np.testing.assert_array_equal(kept, ~np.any(batches == 3, axis=1))
   assert kept.sum() == 3
+
+
+def test_compressors_see_the_clean_levels_under_sub_level_noise():
+  # The paper's noise (eps 0.001 on the [0, 1] scale: 0.256 n grey levels)
+  # moves the level the compressors see only where it exceeds half a level
+  # (|n| > 1.95, ~5% of subpixels), at either placement; taking the bin
+  # instead (floor) would move about half the subpixels at the bin edge.
+  from tfp_flows import sits  # pylint: disable=g-import-not-at-top
+  x = tiny_runs.first_images(4, 'fashion_mnist')
+  for placement in ('edge', 'centre'):
+    sit = sits.presets.get(f'noise_normal_eps0.001_all_{placement}')
+    y = sit(x, seed=0)
+    moved = sits.base.from_continuous(y, sit.offset) - x
+    # pylint: disable=protected-access
+    seen = ood_study._quantised(y, sit.offset).astype(int)
+    small = np.abs(moved) < 0.5
+    np.testing.assert_array_equal(seen[small], x[small])
+    np.testing.assert_array_equal(
+        seen, np.clip(x + np.rint(moved), 0, 255).astype(int))
+    assert small.mean() > 0.9

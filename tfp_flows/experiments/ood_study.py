@@ -43,6 +43,7 @@ from tfp_flows.ood import levels
 from tfp_flows.ood import likelihood_ratio
 from tfp_flows.ood import metrics
 from tfp_flows.ood import typicality
+from tfp_flows.sits import base as sits_base
 from tfp_flows.sits import presets
 from tfp_flows.utils import atomic
 from tfp_flows.utils.validation import positive_int
@@ -134,10 +135,17 @@ def _num_levels(model):
 # ----------------------------------------------------------------- scoring
 
 
-def _quantised(y):
-  """Grey levels of continuous images `y` (their bins), for compressors."""
-  return np.clip(np.floor(np.asarray(y, np.float64) * 256.), 0,
-                 255).astype(np.uint8)
+def _quantised(y, offset):
+  """Grey levels of continuous images `y` for the compressors.
+
+  `offset` is where the SIT put each clean grey level inside its bin
+  (`y = (x + offset) / 256` before its change; `sits.base.PLACEMENTS`): the
+  nearest level to `y * 256 - offset` is `x` again for any change under
+  half a grey level. (Taking the bin, `floor(256 y)`, would move every
+  level at the bin's lower edge down by one under any negative noise.)
+  """
+  return np.clip(np.rint(sits_base.from_continuous(y, offset)), 0,
+                 sits_base.NUM_LEVELS - 1).astype(np.uint8)
 
 
 def _bits_per_dim(model, images, kind, seed, batch_size):
@@ -146,12 +154,14 @@ def _bits_per_dim(model, images, kind, seed, batch_size):
   return scoring.continuous_bits_per_dim(model, images, batch_size)[0]
 
 
-def _measure(model, background, images, kind, seed, batch_size):
+def _measure(model, background, images, kind, seed, batch_size,
+             offset=sits_base.CONTINUOUS_OFFSET):
   """Per-image quantities every score is built from (one pass per model).
 
   A Glow's bits/dim is the dimension-weighted mean of its levels' bits/dim
   (the levels sum to its log-likelihood, same dequantisation seeds as
-  `evaluate_bits_per_dim`), so a Glow scores each image once.
+  `evaluate_bits_per_dim`), so a Glow scores each image once. `offset`:
+  where continuous images put a clean grey level in its bin (`_quantised`).
   """
   out = {}
   if _num_levels(model):
@@ -166,7 +176,7 @@ def _measure(model, background, images, kind, seed, batch_size):
   if background is not None:
     out['background_bpd'] = _bits_per_dim(background, images, kind, seed,
                                           batch_size)
-  grey = images if kind == 'discrete' else _quantised(images)
+  grey = images if kind == 'discrete' else _quantised(images, offset)
   for compressor in ('png', 'zlib'):
     out[f'{compressor}_bpd'] = complexity.compressed_bits_per_dim(grey,
                                                                   compressor)
@@ -279,9 +289,9 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
   real_ood = data.ood_dataset_for(own)
   entropy = _entropy(model, own, num_entropy_images, seed, batch_size)
 
-  def measure_and_score(images, kind):
+  def measure_and_score(images, kind, offset=sits_base.CONTINUOUS_OFFSET):
     return _scores(_measure(model, background, images, kind, seed,
-                            batch_size), names, entropy, seed)
+                            batch_size, offset), names, entropy, seed)
 
   log(f'{entry.model_dir}: scoring {own} and {len(ood)} OoD sets '
       f'({num_images} images each)')
@@ -294,6 +304,10 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
               for name in ood}
       for score in names}
 
+  # One decision threshold per score, from every clean in-distribution
+  # image: it must not move with the images a SIT fails on.
+  thresholds = {score: metrics.keep_threshold(clean_scores[score], KEEP)
+                for score in names}
   robustness, skipped = {}, []
   for sit_name in sits:
     sit = presets.get(sit_name)
@@ -308,14 +322,18 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
     moved_ood, valid_ood = sit.transform(ood[real_ood], seed=seed + 1,
                                          model=sit_flow,
                                          batch_size=batch_size)
-    in_scores = measure_and_score(moved_in, sit.kind)
-    both_scores = measure_and_score(moved_ood, sit.kind)
+    # Continuous noise says where it put the clean point in the bin; a
+    # dequantised decoding (zeroed latents) lies inside it.
+    offset = getattr(sit, 'offset', sits_base.CONTINUOUS_OFFSET)
+    in_scores = measure_and_score(moved_in, sit.kind, offset)
+    both_scores = measure_and_score(moved_ood, sit.kind, offset)
     robustness[sit_name] = {}
     for score in names:
       keep_in = _valid_units(score, valid_in, seed)
       keep_ood = _valid_units(score, valid_ood, seed)
       row = _robustness_row(
-          clean_scores[score][keep_in], in_scores[score][keep_in],
+          thresholds[score], clean_scores[score][keep_in],
+          in_scores[score][keep_in],
           ood_scores[real_ood][score], ood_scores[real_ood][score][keep_ood],
           both_scores[score][keep_ood], num_resamples, seed)
       row['auroc_in_moved_by_set'] = {
@@ -358,17 +376,18 @@ def _valid_units(score, valid, seed):
   return valid[batches].all(axis=1)
 
 
-def _robustness_row(clean_in, moved_in, ood_clean, ood_clean_kept,
-                    moved_ood, num_resamples, seed):
+def _robustness_row(threshold, clean_in, moved_in, ood_clean,
+                    ood_clean_kept, moved_ood, num_resamples, seed):
   """AUROC with the SIT on the in-distribution images (an interval against
   the real OoD set) and with it on both, and the decision flips of both
-  sets' images at the threshold keeping `KEEP` of the clean
-  in-distribution images. Arrays hold the images (or batches) the SIT could
-  transform; `ood_clean_kept` pairs with `moved_ood`."""
-  flips = metrics.decision_flips(clean_in, moved_in, keep=KEEP)
+  sets' images at `threshold` (the one keeping `KEEP` of all clean
+  in-distribution images). Arrays hold the images (or batches) the SIT
+  could transform; `clean_in` pairs with `moved_in`, `ood_clean_kept` with
+  `moved_ood`."""
+  flips = metrics.flips_at(clean_in, moved_in, threshold)
   # The OoD images' decisions at the same threshold, before and after the
   # SIT moved them too.
-  ood_flips = metrics.flips_at(ood_clean_kept, moved_ood, flips.threshold)
+  ood_flips = metrics.flips_at(ood_clean_kept, moved_ood, threshold)
   return dict(
       ood_flips={k: v for k, v in ood_flips._asdict().items()
                  if k != 'threshold'},

@@ -25,7 +25,7 @@ from tfp_flows.utils.validation import positive_int
 __all__ = [
     'DecisionFlips', 'DetectionMetrics', 'Interval', 'as_scores', 'aupr',
     'auroc', 'decision_flips', 'detection_metrics', 'flips_at',
-    'fpr_at_tpr'
+    'fpr_at_tpr', 'keep_threshold'
 ]
 
 # Float slack when turning a fraction into a count: 0.95 * 20 is
@@ -392,10 +392,25 @@ def decision_flips(clean_in, transformed_in, keep=0.95):
     raise ValueError('`clean_in` and `transformed_in` must score the same '
                      f'images in the same order; got {clean.size} and '
                      f'{transformed.size} scores.')
+  return flips_at(clean, transformed, keep_threshold(clean, keep))
+
+
+def keep_threshold(clean_in, keep=0.95):
+  """The threshold of `decision_flips`: the k-th smallest clean score,
+  k = ceil(keep * N), so that `score <= threshold` keeps at least `keep`
+  of the clean in-distribution images "in".
+
+  Args:
+    clean_in: scores of N clean in-distribution images, 1-D `[N]`.
+    keep: fraction strictly in (0, 1). Default value: `0.95`.
+
+  Returns:
+    Python float.
+  """
+  clean = as_scores(clean_in, 'clean_in')
   keep = _open_fraction(keep, 'keep')
   k = _count_needed(keep, clean.size)
-  return flips_at(clean, transformed,
-                  float(np.partition(clean, k - 1)[k - 1]))
+  return float(np.partition(clean, k - 1)[k - 1])
 
 
 def flips_at(before, after, threshold):

@@ -84,6 +84,12 @@ class Compose(base.SIT):
     return self._sits[-1].kind
 
   @property
+  def offset(self):
+    """The last member's placement offset (continuous noise), else the
+    bin centre."""
+    return getattr(self._sits[-1], 'offset', base.CONTINUOUS_OFFSET)
+
+  @property
   def needs_flow(self):
     return any(sit.needs_flow for sit in self._sits)
 

@@ -76,7 +76,8 @@ def make_train_step(model, optimizer, global_batch_size, strategy=None,
       # without mutation.
       images = mutation.mutate(
           images, mutation_rate,
-          tf.random.experimental.stateless_fold_in(step_seed, 1))
+          tf.random.experimental.stateless_fold_in(step_seed, 1),
+          n_bits=model.n_bits)
     with tf.GradientTape() as tape:
       log_p = model.log_prob_unchecked(images, step_seed, **kwargs)
       per_example = discrete.bits_per_dim(log_p, num_subpixels)

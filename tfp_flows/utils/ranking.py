@@ -18,7 +18,8 @@ def rankdata(values):
   values = np.asarray(values, np.float64).ravel()
   order = np.argsort(values, kind='mergesort')
   sorted_vals = values[order]
-  boundaries = np.flatnonzero(np.diff(sorted_vals)) + 1
+  # Not np.diff: inf - inf is NaN, which would split a tie of infinities.
+  boundaries = np.flatnonzero(sorted_vals[1:] != sorted_vals[:-1]) + 1
   starts = np.concatenate([[0], boundaries]).astype(np.int64)
   stops = np.concatenate([boundaries, [values.size]]).astype(np.int64)
   # Rank of every member of a tie group = mean of positions start+1..stop.
