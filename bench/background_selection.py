@@ -86,6 +86,9 @@ def train_candidates(config, candidates, runs_dir, steps, dataset, cores=2,
              f'--gin_param=train.num_steps={steps}',
              f'--gin_param=train.decay_steps={steps}',
              f'--gin_param=train.eval_every={steps}',
+             # The trainer's evaluation must not score the other real data
+             # set either: its OoD set here is synthetic noise.
+             "--gin_param=train.ood_dataset='uniform_noise'",
              f'--gin_param=train.mutation_rate={rate}',
              f'--gin_param=train.l2_weight={l2}']
       if cores > 1:

@@ -72,5 +72,9 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
     assert r['mean_auroc'] == pytest.approx(
         (r['auroc']['vflip']['value'] + r['auroc']['inverted']['value']) / 2)
   assert summary['chosen'] == selection.choose(summary['candidates'])
+  # No run evaluated the other real data set, not even in its logs.
+  for name in summary['candidates']:
+    config = (tmp_path / 'runs' / name / 'operative_config.gin').read_text()
+    assert "train.ood_dataset = 'uniform_noise'" in config
   page = (out / 'background_selection_fashion_mnist.md').read_text()
   assert '**(chosen)**' in page and page.count('\n| 0.') == 2
