@@ -221,3 +221,8 @@ def test_compressors_see_the_clean_levels_under_sub_level_noise():
     np.testing.assert_array_equal(
         seen, np.clip(x + np.rint(moved), 0, 255).astype(int))
     assert small.mean() > 0.9
+  # Other SITs keep the bin centre; a composition takes its last member's.
+  shift = sits.presets.get('translate_dx-1_dy0_zeros')
+  edge = sits.presets.get('noise_normal_eps0.001_all_edge')
+  assert shift.offset == sits.CONTINUOUS_OFFSET
+  assert sits.Compose([shift, edge]).offset == edge.offset == 0.

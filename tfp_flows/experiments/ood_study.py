@@ -161,7 +161,8 @@ def _measure(model, background, images, kind, seed, batch_size,
   A Glow's bits/dim is the dimension-weighted mean of its levels' bits/dim
   (the levels sum to its log-likelihood, same dequantisation seeds as
   `evaluate_bits_per_dim`), so a Glow scores each image once. `offset`:
-  where continuous images put a clean grey level in its bin (`_quantised`).
+  where continuous images put a clean grey level in its bin (`SIT.offset`,
+  `_quantised`); unused for discrete images.
   """
   out = {}
   if _num_levels(model):
@@ -322,11 +323,8 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
     moved_ood, valid_ood = sit.transform(ood[real_ood], seed=seed + 1,
                                          model=sit_flow,
                                          batch_size=batch_size)
-    # Continuous noise says where it put the clean point in the bin; a
-    # dequantised decoding (zeroed latents) lies inside it.
-    offset = getattr(sit, 'offset', sits_base.CONTINUOUS_OFFSET)
-    in_scores = measure_and_score(moved_in, sit.kind, offset)
-    both_scores = measure_and_score(moved_ood, sit.kind, offset)
+    in_scores = measure_and_score(moved_in, sit.kind, sit.offset)
+    both_scores = measure_and_score(moved_ood, sit.kind, sit.offset)
     robustness[sit_name] = {}
     for score in names:
       keep_in = _valid_units(score, valid_in, seed)

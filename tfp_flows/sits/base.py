@@ -321,6 +321,14 @@ class SIT(abc.ABC):
     """Whether `__call__` needs a multi-scale Glow `model`."""
     return False
 
+  @property
+  def offset(self):
+    """Where a continuous SIT's output puts a clean grey level inside its
+    bin (`y = (x + offset) / 256` before any change): `CONTINUOUS_OFFSET`
+    unless the SIT places it elsewhere (continuous noise at the bin edge).
+    """
+    return CONTINUOUS_OFFSET
+
   def applies_to(self, model):
     """Whether this SIT can transform images for `model`.
 

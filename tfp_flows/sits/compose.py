@@ -85,9 +85,8 @@ class Compose(base.SIT):
 
   @property
   def offset(self):
-    """The last member's placement offset (continuous noise), else the
-    bin centre."""
-    return getattr(self._sits[-1], 'offset', base.CONTINUOUS_OFFSET)
+    """The last member's (it makes the output)."""
+    return self._sits[-1].offset
 
   @property
   def needs_flow(self):
