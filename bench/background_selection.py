@@ -97,7 +97,10 @@ def train_candidates(config, candidates, runs_dir, steps, dataset, cores=2,
       proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                               cwd=REPO)
       running[name] = (proc, model_dir, core, time.perf_counter(), log_file)
-      log(f'training {name} on core {core} ({steps} steps)')
+      # With one core nothing is pinned: the run inherits this process's
+      # affinity (e.g. `taskset -c 1 python bench/background_selection.py`).
+      where = f' on core {core}' if cores > 1 else ''
+      log(f'training {name}{where} ({steps} steps)')
     time.sleep(2)
     for name in list(running):
       proc, model_dir, _, start, log_file = running[name]
@@ -184,8 +187,10 @@ def render(summary):
       f'Model `{summary["model_dir"]}` '
       f'({summary["model_test_bits_per_dim"]:.3f} bits/dim on the sample); {summary["num_images"]} class-stratified '
       f'test images (seed {summary["seed"]}); backgrounds trained '
-      f'{summary["steps"]} steps from `{summary["config"]}`, two at a time on '
-      'one core each. Likelihood-ratio AUROC (bits/dim of the model minus '
+      f'{summary["steps"]} steps from `{summary["config"]}`, '
+      + ('one at a time on one core' if summary['cores'] == 1 else
+         f'{summary["cores"]} at a time on one core each')
+      + '. Likelihood-ratio AUROC (bits/dim of the model minus '
       'the background; higher = more OoD) of the clean sample against the '
       'same images flipped upside down and inverted, 95% bootstrap '
       'intervals. No image of the other real data set is used.', '',
@@ -256,6 +261,7 @@ def main(argv=None):
   summary = dict(
       dataset=args.dataset, config=os.path.relpath(config, REPO),
       model_dir=os.path.relpath(model_dir, REPO), steps=args.steps,
+      cores=args.cores,
       num_images=args.num_images, seed=0, candidates=results,
       chosen=choose(results), model_test_bits_per_dim=model_bpd,
       seconds=time.perf_counter() - start,

@@ -22,6 +22,7 @@ RESEARCH = {f'paper_glow_{coupling}_{dataset}.gin'
             for dataset in ('fashion_mnist', 'mnist')} | {
                 'pixelcnn_fashion_mnist.gin', 'pixelcnn_mnist.gin',
                 'pixelcnn_fashion_mnist_background.gin',
+                'pixelcnn_mnist_background.gin',
                 'small_glow_fashion_mnist.gin',
                 'small_glow_additive_fashion_mnist.gin',
                 'small_glow_mnist.gin'}
