@@ -29,7 +29,7 @@ CLASSIFIERS = [(n, d) for n, d in shipped_models.CLASSIFIERS
 
 def test_every_shipped_model_is_there_and_nothing_unknown():
   assert DENSITY, 'checkpoints/ holds no shipped density model'
-  for name in shipped_models.SHIPPED:
+  for name in shipped_models.SHIPPED | shipped_models.SHIPPED_BACKGROUNDS:
     assert os.path.isdir(os.path.join(ROOT, name)), f'{name} is missing'
   known = {m.name for m in shipped_models.DENSITY_MODELS
            + shipped_models.BACKGROUND_MODELS} | {
