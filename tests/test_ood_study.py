@@ -226,3 +226,35 @@ def test_compressors_see_the_clean_levels_under_sub_level_noise():
   edge = sits.presets.get('noise_normal_eps0.001_all_edge')
   assert shift.offset == sits.CONTINUOUS_OFFSET
   assert sits.Compose([shift, edge]).offset == edge.offset == 0.
+
+
+def test_a_sit_that_transforms_no_ood_image_gives_na_not_an_error():
+  # A Glow's decoder can overflow on every zeroed latent of the other data
+  # set: the OoD-side numbers are None, the in-distribution side stands.
+  rng = np.random.default_rng(0)
+  clean_in, moved_in = rng.normal(size=50), rng.normal(size=50) + 0.1
+  ood_clean = rng.normal(size=40) + 2.
+  threshold = metrics.keep_threshold(clean_in, 0.95)
+  # pylint: disable=protected-access
+  row = ood_study._robustness_row(threshold, clean_in, moved_in, ood_clean,
+                                  ood_clean[:0], ood_clean[:0], 20, 0)
+  assert row['ood_flips'] is None and row['auroc_both_moved'] is None
+  assert row['auroc_in_moved']['value'] == pytest.approx(
+      metrics.auroc(moved_in, ood_clean))
+  assert row['flips']['flip_fraction'] == metrics.flips_at(
+      clean_in, moved_in, threshold).flip_fraction
+  assert ood_study._flips(None).startswith('n/a')
+  assert guidance.format_interval(None) == 'n/a'
+  # ... and the in-distribution side may be empty as well.
+  row = ood_study._robustness_row(threshold, clean_in[:0], moved_in[:0],
+                                  ood_clean, ood_clean, ood_clean, 20, 0)
+  assert row['flips'] is None and row['auroc_in_moved'] is None
+  assert row['auroc_both_moved'] is None and row['ood_flips'] is not None
+  interval = dict(value=0.9, low=0.85, high=0.95)
+  result = dict(real_ood='mnist',
+                detection={'likelihood': {'mnist': dict(
+                    auroc=interval, fpr_at_tpr=interval)}},
+                robustness={'zero_latents_k1_quantised': {'likelihood': row}})
+  summary = guidance.score_summary(result, 'likelihood')
+  assert summary['worst_in'] is None and summary['worst_both'] is None
+  assert summary['worst_case'] == 0.9

@@ -209,8 +209,10 @@ def write_ood_auroc_figure(results, path):
       clean = m['detection'][score][m['real_ood']]['auroc']['value']
       color = f'C{i % 10}'
       for key, style in (('auroc_in_moved', '-'), ('auroc_both_moved', ':')):
-        values = [clean] + [m['robustness'][s][score][key]['value']
-                            for s in sits]
+        # NaN (a gap in the line) where the SIT transformed no image.
+        values = [clean] + [
+            np.nan if m['robustness'][s][score][key] is None
+            else m['robustness'][s][score][key]['value'] for s in sits]
         ax.plot(x, values, style, marker='o', ms=3, color=color,
                 label=score if key == 'auroc_in_moved' else None)
     ax.axhline(0.5, color='grey', lw=0.8)

@@ -335,7 +335,8 @@ def evaluate_model(entry, num_images=2000, sits=DEFAULT_SITS, scores=None,
           ood_scores[real_ood][score], ood_scores[real_ood][score][keep_ood],
           both_scores[score][keep_ood], num_resamples, seed)
       row['auroc_in_moved_by_set'] = {
-          name: metrics.auroc(in_scores[score][keep_in], scores[score])
+          name: (metrics.auroc(in_scores[score][keep_in], scores[score])
+                 if keep_in.any() else None)
           for name, scores in ood_scores.items()}
       row['num_failed'] = dict(in_distribution=int(np.sum(~valid_in)),
                                ood=int(np.sum(~valid_ood)))
@@ -382,18 +383,25 @@ def _robustness_row(threshold, clean_in, moved_in, ood_clean,
   in-distribution images). Arrays hold the images (or batches) the SIT
   could transform; `clean_in` pairs with `moved_in`, `ood_clean_kept` with
   `moved_ood`."""
-  flips = metrics.flips_at(clean_in, moved_in, threshold)
-  # The OoD images' decisions at the same threshold, before and after the
-  # SIT moved them too.
-  ood_flips = metrics.flips_at(ood_clean_kept, moved_ood, threshold)
-  return dict(
-      ood_flips={k: v for k, v in ood_flips._asdict().items()
-                 if k != 'threshold'},
-      auroc_in_moved=_metric_row(moved_in, ood_clean, num_resamples,
-                                 seed)['auroc'],
-      auroc_both_moved=_metric_row(moved_in, moved_ood, num_resamples,
-                                   seed)['auroc'],
-      flips=flips._asdict())
+  # A zeroing SIT can fail on every image of a set (a Glow's decoder
+  # overflowing on the other data set's latents): the numbers that need
+  # those images are None ("n/a" in the report), the others stand.
+  row = dict(flips=None, ood_flips=None, auroc_in_moved=None,
+             auroc_both_moved=None)
+  if len(moved_in):
+    row['flips'] = metrics.flips_at(clean_in, moved_in, threshold)._asdict()
+    row['auroc_in_moved'] = _metric_row(moved_in, ood_clean, num_resamples,
+                                        seed)['auroc']
+  if len(moved_ood):
+    # The OoD images' decisions at the same threshold, before and after the
+    # SIT moved them too.
+    ood_flips = metrics.flips_at(ood_clean_kept, moved_ood, threshold)
+    row['ood_flips'] = {k: v for k, v in ood_flips._asdict().items()
+                        if k != 'threshold'}
+    if len(moved_in):
+      row['auroc_both_moved'] = _metric_row(moved_in, moved_ood,
+                                            num_resamples, seed)['auroc']
+  return row
 
 
 # ----------------------------------------------------------------- the job
@@ -440,6 +448,8 @@ def _json_default(value):
 
 
 def _flips(f):
+  if f is None:
+    return 'n/a (no image transformed)'
   return (f'{100 * f["flip_fraction"]:.1f}% ({100 * f["in_to_out"]:.1f}%, '
           f'{100 * f["out_to_in"]:.1f}%)')
 

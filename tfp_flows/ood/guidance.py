@@ -54,11 +54,15 @@ def score_summary(model_result, score):
              worst_in=None, worst_both=None)
   moved = [(sit, r[score]) for sit, r in model_result['robustness'].items()
            if score in r]
-  if moved:
-    sit, r = min(moved, key=lambda x: x[1]['auroc_in_moved']['value'])
+  # A SIT that transformed no image of a set has None there: skipped.
+  moved_in = [m for m in moved if m[1]['auroc_in_moved'] is not None]
+  moved_both = [m for m in moved if m[1]['auroc_both_moved'] is not None]
+  if moved_in:
+    sit, r = min(moved_in, key=lambda x: x[1]['auroc_in_moved']['value'])
     out['worst_in'] = dict(sit=sit, auroc=r['auroc_in_moved'],
                            flips=r['flips']['flip_fraction'])
-    sit, r = min(moved, key=lambda x: x[1]['auroc_both_moved']['value'])
+  if moved_both:
+    sit, r = min(moved_both, key=lambda x: x[1]['auroc_both_moved']['value'])
     out['worst_both'] = dict(sit=sit, auroc=r['auroc_both_moved'])
   out['worst_case'] = min(
       [out['clean']['value']]
@@ -78,7 +82,10 @@ def _v(interval):
 
 
 def format_interval(interval):
-  """'value [low, high]' of an interval dict, 3 decimals."""
+  """'value [low, high]' of an interval dict, 3 decimals ('n/a' for None:
+  a SIT that transformed no image)."""
+  if interval is None:
+    return 'n/a'
   return (f'{interval["value"]:.3f} [{interval["low"]:.3f}, '
           f'{interval["high"]:.3f}]')
 
