@@ -382,7 +382,7 @@ def _robustness_row(threshold, clean_in, moved_in, ood_clean,
   sets' images at `threshold` (the one keeping `KEEP` of all clean
   in-distribution images). Arrays hold the images (or batches) the SIT
   could transform; `clean_in` pairs with `moved_in`, `ood_clean_kept` with
-  `moved_ood`."""
+  `moved_ood`. A number that needs an empty array is None."""
   # A zeroing SIT can fail on every image of a set (a Glow's decoder
   # overflowing on the other data set's latents): the numbers that need
   # those images are None ("n/a" in the report), the others stand.
