@@ -29,6 +29,15 @@ the lower L2 weight).
 Runs live in `runs/background_selection/<dataset>_mu<rate>_l2<weight>`
 (resumed if present). Writes bench/results/background_selection_<dataset>
 .json and .md atomically, when everything is done.
+
+Diagnosis after the choice (`--diagnostic_dataset=mnist`, with
+`--output_name` so that the selection's own record stays as it was): the
+same table gains the ratio's AUROC against the other real data set and the
+mean bits/dim of both sets under each background. The rule never reads
+those columns; they show whether it picked what the real OoD set would
+have, and why the ratio fails where it does. `--extra_backgrounds` scores
+already trained backgrounds (e.g. the shipped one) beside the grid, without
+training them.
 """
 
 import argparse
@@ -119,7 +128,8 @@ def train_candidates(config, candidates, runs_dir, steps, dataset, cores=2,
 
 
 def score_candidates(model_dir, backgrounds, dataset, num_images, seed=0,
-                     num_resamples=1000, batch_size=256):
+                     num_resamples=1000, batch_size=256,
+                     diagnostic_dataset=None):
   """Likelihood-ratio AUROC of each background on the selection sets.
 
   Args:
@@ -128,10 +138,16 @@ def score_candidates(model_dir, backgrounds, dataset, num_images, seed=0,
     dataset: the model's own data set.
     num_images: test images in the sample (each synthetic set is built from
       the same images).
+    diagnostic_dataset: optional name of a real OoD data set (a seeded,
+      class-stratified sample of `num_images` of its test images), scored
+      for the diagnosis only: its AUROC goes to `diagnostic_auroc`, never
+      into `mean_auroc`.
 
   Returns:
     {name: {'background_test_bits_per_dim': float, 'auroc': {set: Interval
-    dict}, 'mean_auroc': float}}, and the model's test bits/dim.
+    dict}, 'mean_auroc': float, 'background_bits_per_dim': {set: mean
+    bits/dim}, and with a diagnostic set 'diagnostic_auroc': Interval
+    dict}}, and {set: the model's mean bits/dim}.
   """
   import numpy as np  # pylint: disable=g-import-not-at-top
   from tfp_flows import data, models  # pylint: disable=g-import-not-at-top
@@ -144,6 +160,13 @@ def score_candidates(model_dir, backgrounds, dataset, num_images, seed=0,
   clean = images[sampling.stratified_indices(labels, num_images, seed)]
   sets = {'clean': clean, 'vflip': synthetic.vflip_images(clean),
           'inverted': synthetic.invert_images(clean)}
+  if diagnostic_dataset:
+    if diagnostic_dataset == dataset:
+      raise ValueError(f'The diagnostic data set must be another data set '
+                       f'than the model\'s own ({dataset}).')
+    ood_images, ood_labels = data.load(diagnostic_dataset, 'test')
+    sets[diagnostic_dataset] = ood_images[
+        sampling.stratified_indices(ood_labels, num_images, seed)]
 
   def bits(model):
     return {k: evaluation.evaluate_bits_per_dim(model, v, batch_size, seed)
@@ -158,18 +181,24 @@ def score_candidates(model_dir, backgrounds, dataset, num_images, seed=0,
     bg_bpd = bits(background)
     ratio = {k: likelihood_ratio.likelihood_ratio(model_bpd[k], bg_bpd[k])
              for k in sets}
-    auroc = {}
-    for k in SELECTION_SETS:
-      auroc[k] = metrics.detection_metrics(
+    def auroc_against(k):
+      return metrics.detection_metrics(
           ratio['clean'], ratio[k], num_resamples=num_resamples,
           seed=seed).as_dict()['auroc']
+
+    auroc = {k: auroc_against(k) for k in SELECTION_SETS}
     results[name] = dict(
         mutation_rate=background.training_options['mutation_rate'],
         l2_weight=background.training_options['l2_weight'],
+        checkpoint=os.path.basename(background.checkpoint_path),
         background_test_bits_per_dim=float(np.mean(bg_bpd['clean'])),
+        background_bits_per_dim={k: float(np.mean(v))
+                                 for k, v in bg_bpd.items()},
         auroc=auroc,
         mean_auroc=float(np.mean([auroc[k]['value'] for k in SELECTION_SETS])))
-  return results, float(np.mean(model_bpd['clean']))
+    if diagnostic_dataset:
+      results[name]['diagnostic_auroc'] = auroc_against(diagnostic_dataset)
+  return results, {k: float(np.mean(v)) for k, v in model_bpd.items()}
 
 
 def choose(results):
@@ -180,36 +209,59 @@ def choose(results):
 
 
 def render(summary):
-  """The Markdown report of one selection."""
+  """The Markdown report of one selection (or of its diagnosis)."""
   d = summary['dataset']
+  ood = summary.get('diagnostic_dataset')
+  title = (f'# Likelihood-ratio diagnosis: {d} against {ood}' if ood else
+           f'# Background model selection: {d}')
+  model_bpd = summary['model_bits_per_dim']
   lines = [
-      f'# Background model selection: {d}', '',
+      title, '',
       f'Model `{summary["model_dir"]}` '
-      f'({summary["model_test_bits_per_dim"]:.3f} bits/dim on the sample); {summary["num_images"]} class-stratified '
+      f'({model_bpd["clean"]:.3f} bits/dim on the sample'
+      + (f', {model_bpd[ood]:.3f} on the {ood} sample' if ood else '')
+      + f'); {summary["num_images"]} class-stratified '
       f'test images (seed {summary["seed"]}); backgrounds trained '
       f'{summary["steps"]} steps from `{summary["config"]}`, '
       + ('one at a time on one core' if summary['cores'] == 1 else
          f'{summary["cores"]} at a time on one core each')
+      + (', and the extra backgrounds named below as they were'
+         if summary.get('extra_backgrounds') else '')
       + '. Likelihood-ratio AUROC (bits/dim of the model minus '
       'the background; higher = more OoD) of the clean sample against the '
       'same images flipped upside down and inverted, 95% bootstrap '
-      'intervals. No image of the other real data set is used.', '',
+      'intervals. '
+      + (f'The last two columns read the real OoD set {ood}: a diagnosis '
+         'after the choice, which the rule does not read.' if ood else
+         'No image of the other real data set is used.'), '',
       'Rule: the highest mean AUROC over the two synthetic sets wins (ties: '
-      'lower mutation rate, then lower L2 weight).', '',
-      '| mutation rate | L2 weight | background test bits/dim | AUROC vs '
-      f'{d}_vflip | AUROC vs {d}_inverted | mean | train min |',
-      '|---|---|---|---|---|---|---|']
+      'lower mutation rate, then lower L2 weight).', '']
+  header = ['background', 'checkpoint', 'mutation rate', 'L2 weight',
+            'background test bits/dim', f'AUROC vs {d}_vflip',
+            f'AUROC vs {d}_inverted', 'mean', 'train min']
+  if ood:
+    header += [f'background bits/dim on {ood}', f'AUROC vs {ood}']
+  lines += ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
   for name, r in summary['candidates'].items():
-    cells = [f'{r["auroc"][k]["value"]:.3f} [{r["auroc"][k]["low"]:.3f}, '
-             f'{r["auroc"][k]["high"]:.3f}]' for k in SELECTION_SETS]
     mark = ' **(chosen)**' if name == summary['chosen'] else ''
-    lines.append(f'| {r["mutation_rate"]:g} | {r["l2_weight"]:g} | '
-                 f'{r["background_test_bits_per_dim"]:.3f} | {cells[0]} | '
-                 f'{cells[1]} | {r["mean_auroc"]:.3f}{mark} | '
-                 f'{r["train_seconds"] / 60:.1f} |')
+    cells = [f'`{name}`', r.get('checkpoint', ''),
+             f'{r["mutation_rate"]:g}', f'{r["l2_weight"]:g}',
+             f'{r["background_test_bits_per_dim"]:.3f}']
+    cells += [_interval(r['auroc'][k]) for k in SELECTION_SETS]
+    cells.append(f'{r["mean_auroc"]:.3f}{mark}')
+    seconds = r.get('train_seconds')
+    cells.append('-' if seconds is None else f'{seconds / 60:.1f}')
+    if ood:
+      cells += [f'{r["background_bits_per_dim"][ood]:.3f}',
+                _interval(r['diagnostic_auroc'])]
+    lines.append('| ' + ' | '.join(cells) + ' |')
   lines += ['', f'Total {summary["seconds"] / 60:.1f} min '
             f'({summary["machine"]}).', '']
   return '\n'.join(lines)
+
+
+def _interval(a):
+  return f'{a["value"]:.3f} [{a["low"]:.3f}, {a["high"]:.3f}]'
 
 
 def main(argv=None):
@@ -233,14 +285,33 @@ def main(argv=None):
       REPO, 'runs', 'background_selection'))
   parser.add_argument('--output_dir', default=os.path.join(
       REPO, 'bench', 'results'))
+  parser.add_argument('--output_name', default=None,
+                      help='file stem of the report (default '
+                      'background_selection_<dataset>)')
+  parser.add_argument('--diagnostic_dataset', default=None,
+                      choices=('fashion_mnist', 'mnist'),
+                      help='the real OoD set, for a diagnosis after the '
+                      'choice (needs --output_name)')
+  parser.add_argument('--extra_backgrounds', default='',
+                      help='comma-separated background dirs scored beside '
+                      'the grid without training')
   args = parser.parse_args(argv)
   config = args.config or os.path.join(REPO, 'gin_configs',
                                        f'pixelcnn_{args.dataset}.gin')
   model_dir = args.model_dir or os.path.join(REPO, 'checkpoints',
                                              f'pixelcnn_{args.dataset}')
-  for path in (config, model_dir):
+  extras = [p for p in args.extra_backgrounds.split(',') if p]
+  for path in [config, model_dir] + extras:
     if not os.path.exists(path):
       parser.error(f'{path} does not exist')
+  if args.diagnostic_dataset == args.dataset:
+    parser.error('--diagnostic_dataset must be the other data set, not '
+                 f'{args.dataset} itself')
+  if args.diagnostic_dataset and not args.output_name:
+    # The selection's own record must never be overwritten by a run that
+    # read the real OoD set.
+    parser.error('--diagnostic_dataset needs --output_name (a report other '
+                 f'than background_selection_{args.dataset})')
   try:
     candidates = parse_grid(args.rates, args.l2_weights, args.grid)
   except ValueError as e:
@@ -251,9 +322,15 @@ def main(argv=None):
                                args.dataset, cores=args.cores)
   except ValueError as e:
     parser.error(str(e))
+  backgrounds = {n: d for n, (d, _) in trained.items()}
+  for path in extras:
+    name = os.path.basename(os.path.normpath(path))
+    if name in backgrounds:
+      parser.error(f'extra background {path} has the name of a candidate')
+    backgrounds[name] = path
   results, model_bpd = score_candidates(
-      model_dir, {n: d for n, (d, _) in trained.items()}, args.dataset,
-      args.num_images)
+      model_dir, backgrounds, args.dataset, args.num_images,
+      diagnostic_dataset=args.diagnostic_dataset)
   for name, (_, seconds) in trained.items():
     results[name]['train_seconds'] = seconds
   from tfp_flows.experiments import shipping  # pylint: disable=g-import-not-at-top
@@ -263,11 +340,14 @@ def main(argv=None):
       model_dir=os.path.relpath(model_dir, REPO), steps=args.steps,
       cores=args.cores,
       num_images=args.num_images, seed=0, candidates=results,
-      chosen=choose(results), model_test_bits_per_dim=model_bpd,
+      diagnostic_dataset=args.diagnostic_dataset,
+      extra_backgrounds=[os.path.relpath(p, REPO) for p in extras],
+      chosen=choose(results), model_test_bits_per_dim=model_bpd['clean'],
+      model_bits_per_dim=model_bpd,
       seconds=time.perf_counter() - start,
       machine=shipping.machine_description(),
       timestamp=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-  stem = os.path.join(args.output_dir,
+  stem = os.path.join(args.output_dir, args.output_name or
                       f'background_selection_{args.dataset}')
   atomic.atomic_write_json(stem + '.json', summary)
   atomic.atomic_write_text(stem + '.md', render(summary))

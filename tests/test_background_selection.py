@@ -77,4 +77,53 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
     config = (tmp_path / 'runs' / name / 'operative_config.gin').read_text()
     assert "train.ood_dataset = 'uniform_noise'" in config
   page = (out / 'background_selection_fashion_mnist.md').read_text()
-  assert '**(chosen)**' in page and page.count('\n| 0.') == 2
+  assert '**(chosen)**' in page and page.count('\n| `fashion_mnist_mu') == 2
+  assert 'mnist sample' not in page and 'AUROC vs mnist' not in page
+
+  # The diagnosis: the same candidates (resumed, not retrained) and the
+  # model itself as an extra "background", whose ratio is 0 for every image,
+  # so its AUROC is exactly chance on every set, the real OoD set included.
+  selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
+                  f'--model_dir={model_dir}', '--steps=6',
+                  '--grid=0.1:0,0.3:1e-4', '--num_images=20', '--cores=1',
+                  f'--runs_dir={tmp_path / "runs"}', f'--output_dir={out}',
+                  '--diagnostic_dataset=mnist', '--output_name=diagnosis',
+                  f'--extra_backgrounds={model_dir}'])
+  diagnosis = json.loads((out / 'diagnosis.json').read_text())
+  itself = diagnosis['candidates'][os.path.basename(model_dir)]
+  for a in list(itself['auroc'].values()) + [itself['diagnostic_auroc']]:
+    assert a['value'] == pytest.approx(0.5)
+  assert itself['mutation_rate'] == 0.
+  for name in summary['candidates']:
+    # The rule's numbers do not change when the OoD set is read beside them.
+    assert diagnosis['candidates'][name]['auroc'] == (
+        summary['candidates'][name]['auroc'])
+    assert 0. <= diagnosis['candidates'][name]['diagnostic_auroc'][
+        'value'] <= 1.
+  assert set(diagnosis['model_bits_per_dim']) == {'clean', 'vflip',
+                                                  'inverted', 'mnist'}
+  page = (out / 'diagnosis.md').read_text()
+  assert page.startswith('# Likelihood-ratio diagnosis: fashion_mnist '
+                         'against mnist')
+  assert page.count('\n| `') == 3 and 'AUROC vs mnist' in page
+  # The selection's own record is untouched.
+  assert json.loads((out / 'background_selection_fashion_mnist.json')
+                    .read_text()) == summary
+
+
+@pytest.mark.parametrize('flags, words', [
+    (['--diagnostic_dataset=mnist'], ['--output_name']),
+    (['--diagnostic_dataset=fashion_mnist', '--output_name=x'],
+     ['other data set']),
+    (['--extra_backgrounds=/no/such/dir'], ['/no/such/dir', 'not exist']),
+])
+def test_bad_diagnosis_flags_are_one_line(tmp_path, capsys, flags, words):
+  with pytest.raises(SystemExit) as exit_info:
+    selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
+                    f'--model_dir={tmp_path}', '--grid=0.1:0',
+                    f'--runs_dir={tmp_path / "runs"}',
+                    f'--output_dir={tmp_path / "out"}'] + flags)
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err.strip().splitlines()[-1]
+  assert all(w in err for w in words), err
+  assert not (tmp_path / 'runs').exists()

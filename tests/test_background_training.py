@@ -162,6 +162,24 @@ def test_likelihood_ratio_is_the_bits_per_dim_difference():
     lr.likelihood_ratio([1., 2.], [1.])
 
 
+def test_likelihood_ratio_map_sums_to_the_score_of_two_pixelcnns():
+  # Two differently seeded tiny PixelCNNs stand in for model and background.
+  model, background = (
+      models.PixelCNN(image_shape=(4, 4, 2), num_resnet=1, num_hierarchies=1,
+                      num_filters=8, num_logistic_mix=2, dropout_p=0.,
+                      seed=seed) for seed in (0, 1))
+  images = np.random.default_rng(3).integers(0, 256, (5, 4, 4, 2), np.uint8)
+  ratio_map = lr.likelihood_ratio_map(model.pixel_log_probs(images),
+                                      background.pixel_log_probs(images), 32)
+  assert ratio_map.shape == (5, 4, 4) and ratio_map.dtype == np.float64
+  np.testing.assert_allclose(
+      ratio_map.sum(axis=(1, 2)),
+      lr.likelihood_ratio(model.bits_per_dim(images),
+                          background.bits_per_dim(images)), atol=1e-5)
+  with pytest.raises(ValueError, match='same images'):
+    lr.likelihood_ratio_map(np.zeros((5, 4, 4)), np.zeros((5, 4, 3)), 32)
+
+
 def test_step_mutates_within_the_models_grey_levels(monkeypatch):
   # A 5-bit model's mutated subpixels must stay in 0..31.
   seen = {}

@@ -181,6 +181,30 @@ def test_noisy_log_prob_is_log_prob_at_integers(channels):
   assert model.noisy_log_prob(np.stack([x, x]) / 256.).shape == (2, 3)
 
 
+@pytest.mark.parametrize('channels', [1, 3])
+def test_pixel_log_probs_are_the_causal_terms_of_log_prob(channels):
+  model = PixelCNN(image_shape=(4, 4, channels), num_hierarchies=1, seed=2,
+                   **_TINY)
+  x = _random_images((3, 4, 4, channels), seed=7)
+  terms = model.pixel_log_probs(x).numpy()
+  assert terms.shape == (3, 4, 4)
+  assert (terms <= 0.).all()
+  np.testing.assert_allclose(terms.sum(axis=(-2, -1)), model.log_prob(x),
+                             rtol=2e-6)
+  # Changing pixel (1, 2) leaves the terms of the pixels before it in raster
+  # order exactly as they were, and changes its own term.
+  changed = x.copy()
+  changed[:, 1, 2] = 255 - changed[:, 1, 2]
+  after = model.pixel_log_probs(changed).numpy().reshape(3, 16)
+  before = terms.reshape(3, 16)
+  np.testing.assert_array_equal(after[:, :6], before[:, :6])
+  assert (after[:, 6] != before[:, 6]).all()
+  # Batch shapes are kept; bad images are refused by name.
+  assert model.pixel_log_probs(np.stack([x, x])).shape == (2, 3, 4, 4)
+  with pytest.raises(ValueError, match='shape'):
+    model.pixel_log_probs(np.zeros((3, 3, channels), np.uint8))
+
+
 def test_noisy_log_prob_conditions_on_noise_and_floors_own_level(eight_bit):
   dist = eight_bit.distribution
   x = _random_images((2, 8, 8, 1), seed=6)

@@ -324,6 +324,11 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
 
   def _conditioned_log_prob_unchecked(self, v):
     """`noisy_log_prob` on pixel values `v` (float32 `[N, H, W, C]`)."""
+    return tf.reduce_sum(self._conditioned_pixel_log_probs_unchecked(v),
+                         axis=[-2, -1])
+
+  def _conditioned_pixel_log_probs_unchecked(self, v):
+    """Each pixel's term of `noisy_log_prob` at values `v`: `[N, H, W]`."""
     dist = self.distribution
     low, high = 0., float(self._bins - 1)
     # The network sees the noisy values, rescaled as tfd.PixelCNN does.
@@ -353,7 +358,33 @@ class PixelCNN(base.ImageDensityModel, tf.Module):
     # 255) lies in level 0's (255's) tail bucket, so clipping the level
     # keeps the mass TFP assigns there instead of TFP's NaN.
     levels = tf.clip_by_value(tf.floor(v), low, high)
-    return mixture.log_prob(levels)
+    # The Independent's inner distribution: one mixture per pixel (its
+    # channels are the event), so the terms stay per pixel.
+    return mixture.distribution.log_prob(levels)
+
+  def pixel_log_probs(self, images):
+    """Each pixel's conditional log-probability, log P(x_i | x_<i).
+
+    The terms of the exact likelihood in raster order: they sum over H and W
+    to `log_prob(images)` (up to float rounding). For C > 1 a pixel's
+    channels share one term (their joint conditional). Used to see *where*
+    in an image a score comes from (e.g. a likelihood ratio's map).
+
+    Args:
+      images: uint8 (or integer-valued int/float) `[..., H, W, C]` in
+        `[0, 2**n_bits - 1]`.
+
+    Returns:
+      float32 `Tensor` `[..., H, W]`: nats per pixel.
+
+    Raises:
+      ValueError: wrong shape, out-of-range or non-integer values.
+      TypeError: non-numeric images.
+    """
+    images = discrete.check_images(images, self._image_shape, self._n_bits)
+    return self._compiled.call('pixel_log_probs',
+                               self._conditioned_pixel_log_probs_unchecked,
+                               images)
 
   def noisy_log_prob(self, y):
     """tfd.PixelCNN's score of a non-integer image, conditioned on its values.

@@ -13,7 +13,7 @@ bits/dim:
 
 import numpy as np
 
-__all__ = ['check_background', 'likelihood_ratio']
+__all__ = ['check_background', 'likelihood_ratio', 'likelihood_ratio_map']
 
 
 def check_background(model, background):
@@ -63,6 +63,32 @@ def likelihood_ratio(model_bits_per_dim, background_bits_per_dim):
         'Model and background bits/dim must be 1-D arrays of the same '
         f'images; got shapes {model_bpd.shape} and {background_bpd.shape}.')
   return model_bpd - background_bpd
+
+
+def likelihood_ratio_map(model_pixel_log_probs, background_pixel_log_probs,
+                         num_subpixels):
+  """Where in an image the likelihood-ratio score comes from.
+
+  Args:
+    model_pixel_log_probs: float array `[..., H, W]`, each pixel's
+      conditional log-probability under the model, nats
+      (`PixelCNN.pixel_log_probs`).
+    background_pixel_log_probs: the same under the background model.
+    num_subpixels: `D = H * W * C` of the images.
+
+  Returns:
+    float64 `[..., H, W]`: each pixel's share of the score, in bits/dim, so
+    that summed over H and W it is `likelihood_ratio` of the two models'
+    bits/dim (higher = more OoD).
+  """
+  model_terms = np.asarray(model_pixel_log_probs, np.float64)
+  background_terms = np.asarray(background_pixel_log_probs, np.float64)
+  if model_terms.shape != background_terms.shape or model_terms.ndim < 2:
+    raise ValueError(
+        'Model and background per-pixel log-probabilities must be arrays '
+        '[..., H, W] of the same images; got shapes '
+        f'{model_terms.shape} and {background_terms.shape}.')
+  return (background_terms - model_terms) / (num_subpixels * np.log(2.))
 
 
 def _name(model):
