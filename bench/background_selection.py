@@ -58,7 +58,12 @@ def candidate_name(dataset, rate, l2_weight):
 
 
 def parse_grid(rates, l2_weights, grid):
-  """The (rate, l2) candidates: `grid` ('0.1:0,0.2:1e-4') or the product."""
+  """The (rate, l2) candidates: `grid` ('0.1:0,0.2:1e-4') or the product.
+
+  `grid='none'` trains nothing (only --extra_backgrounds are scored).
+  """
+  if grid == 'none':
+    return []
   if grid:
     pairs = []
     for item in grid.split(','):
@@ -221,12 +226,16 @@ def render(summary):
       f'({model_bpd["clean"]:.3f} bits/dim on the sample'
       + (f', {model_bpd[ood]:.3f} on the {ood} sample' if ood else '')
       + f'); {summary["num_images"]} class-stratified '
-      f'test images (seed {summary["seed"]}); backgrounds trained '
-      f'{summary["steps"]} steps from `{summary["config"]}`, '
-      + ('one at a time on one core' if summary['cores'] == 1 else
-         f'{summary["cores"]} at a time on one core each')
-      + (', and the extra backgrounds named below as they were'
-         if summary.get('extra_backgrounds') else '')
+      f'test images (seed {summary["seed"]}); '
+      + (('backgrounds trained '
+          f'{summary["steps"]} steps from `{summary["config"]}`, '
+          + ('one at a time on one core' if summary['cores'] == 1 else
+             f'{summary["cores"]} at a time on one core each')
+          + (', and the extra backgrounds named below as they were'
+             if summary.get('extra_backgrounds') else ''))
+         if summary.get('num_trained', 1) else
+         'no background trained here: the ones named below are scored as '
+         'they were')
       + '. Likelihood-ratio AUROC (bits/dim of the model minus '
       'the background; higher = more OoD) of the clean sample against the '
       'same images flipped upside down and inverted, 95% bootstrap '
@@ -278,7 +287,8 @@ def main(argv=None):
   parser.add_argument('--rates', default='0.1,0.2,0.3')
   parser.add_argument('--l2_weights', default='0')
   parser.add_argument('--grid', default='',
-                      help='explicit rate:l2 pairs, e.g. 0.1:0,0.2:1e-4')
+                      help='explicit rate:l2 pairs, e.g. 0.1:0,0.2:1e-4; '
+                      "'none' scores only --extra_backgrounds")
   parser.add_argument('--num_images', type=int, default=2000)
   parser.add_argument('--cores', type=int, default=2)
   parser.add_argument('--runs_dir', default=os.path.join(
@@ -316,6 +326,8 @@ def main(argv=None):
     candidates = parse_grid(args.rates, args.l2_weights, args.grid)
   except ValueError as e:
     parser.error(f'bad --rates/--l2_weights/--grid: {e}')
+  if not candidates and not extras:
+    parser.error('--grid=none needs --extra_backgrounds: nothing to score')
   start = time.perf_counter()
   try:
     trained = train_candidates(config, candidates, args.runs_dir, args.steps,
@@ -340,6 +352,7 @@ def main(argv=None):
       model_dir=os.path.relpath(model_dir, REPO), steps=args.steps,
       cores=args.cores,
       num_images=args.num_images, seed=0, candidates=results,
+      num_trained=len(trained),
       diagnostic_dataset=args.diagnostic_dataset,
       extra_backgrounds=[os.path.relpath(p, REPO) for p in extras],
       chosen=choose(results), model_test_bits_per_dim=model_bpd['clean'],

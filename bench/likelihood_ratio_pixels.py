@@ -188,6 +188,9 @@ def main(argv=None):
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--output_dir', default=os.path.join(
       REPO, 'bench', 'results'))
+  parser.add_argument('--output_name', default=None,
+                      help='file stem of the report (default '
+                      'likelihood_ratio_pixels_<dataset>)')
   args = parser.parse_args(argv)
   background_dir = args.background_dir or (
       os.path.normpath(args.model_dir) + '_background')
@@ -220,7 +223,8 @@ def main(argv=None):
     sets[role] = images[sampling.stratified_indices(labels, args.num_images,
                                                     args.seed)]
   table, maps = analyse(model, background, sets, seed=args.seed)
-  stem = os.path.join(args.output_dir, f'likelihood_ratio_pixels_{dataset}')
+  stem = os.path.join(args.output_dir, args.output_name or
+                      f'likelihood_ratio_pixels_{dataset}')
   summary = dict(
       dataset=dataset, ood_dataset=ood,
       model_dir=os.path.relpath(args.model_dir, REPO),

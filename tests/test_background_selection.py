@@ -18,6 +18,8 @@ def test_grid_is_the_product_unless_pairs_are_given():
       (0.1, 0.), (0.1, 1e-4), (0.2, 0.), (0.2, 1e-4)]
   assert selection.parse_grid('0.1', '0', '0.3:1e-5,0.2') == [
       (0.3, 1e-5), (0.2, 0.)]
+  # 'none' trains nothing: only the extra backgrounds are scored.
+  assert selection.parse_grid('0.1', '0', 'none') == []
 
 
 def _result(mean, rate, l2):
@@ -110,19 +112,37 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
   assert json.loads((out / 'background_selection_fashion_mnist.json')
                     .read_text()) == summary
 
+  # Extras only: nothing is trained, and the page does not say it was.
+  selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
+                  f'--model_dir={model_dir}', '--grid=none',
+                  '--num_images=20', '--cores=1',
+                  f'--runs_dir={tmp_path / "no_runs"}', f'--output_dir={out}',
+                  '--diagnostic_dataset=mnist', '--output_name=extras_only',
+                  f'--extra_backgrounds={model_dir}'])
+  extras_only = json.loads((out / 'extras_only.json').read_text())
+  assert list(extras_only['candidates']) == [os.path.basename(model_dir)]
+  assert extras_only['num_trained'] == 0
+  assert not (tmp_path / 'no_runs' / 'fashion_mnist_mu0.1_l20').exists()
+  page = (out / 'extras_only.md').read_text()
+  assert 'no background trained here' in page
+  assert 'backgrounds trained' not in page
+
 
 @pytest.mark.parametrize('flags, words', [
     (['--diagnostic_dataset=mnist'], ['--output_name']),
     (['--diagnostic_dataset=fashion_mnist', '--output_name=x'],
      ['other data set']),
     (['--extra_backgrounds=/no/such/dir'], ['/no/such/dir', 'not exist']),
+    (['--grid=none'], ['--grid=none', 'nothing to score']),
 ])
 def test_bad_diagnosis_flags_are_one_line(tmp_path, capsys, flags, words):
   with pytest.raises(SystemExit) as exit_info:
     selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
-                    f'--model_dir={tmp_path}', '--grid=0.1:0',
+                    f'--model_dir={tmp_path}',
                     f'--runs_dir={tmp_path / "runs"}',
-                    f'--output_dir={tmp_path / "out"}'] + flags)
+                    f'--output_dir={tmp_path / "out"}'] +
+                   (flags if any(f.startswith('--grid') for f in flags)
+                    else ['--grid=0.1:0'] + flags))
   assert exit_info.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()[-1]
   assert all(w in err for w in words), err

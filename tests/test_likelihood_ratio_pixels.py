@@ -61,6 +61,21 @@ def test_report_of_two_tiny_pixelcnns(tmp_path):
   assert 'AUROC' in (out / 'likelihood_ratio_pixels_fashion_mnist.md'
                      ).read_text()
 
+  # Another background under its own name: the model itself, whose ratio is
+  # 0 in every part of every image; the default report is left alone.
+  before = (out / 'likelihood_ratio_pixels_fashion_mnist.json').read_text()
+  pixels.main([f'--model_dir={tmp_path / "model"}', '--num_images=30',
+               f'--background_dir={tmp_path / "model"}',
+               '--output_name=itself', f'--output_dir={out}'])
+  itself = json.loads((out / 'itself.json').read_text())['table']
+  for part in pixels.PARTS:
+    assert itself['likelihood_ratio'][part]['mean_in'] == 0.
+    assert itself['likelihood_ratio'][part]['auroc']['value'] == (
+        pytest.approx(0.5))
+  assert (out / 'itself.png').stat().st_size
+  assert (out / 'likelihood_ratio_pixels_fashion_mnist.json'
+          ).read_text() == before
+
 
 def test_missing_background_is_one_line(tmp_path, capsys):
   (tmp_path / 'model').mkdir()
