@@ -101,6 +101,15 @@ def test_across_models_names_the_weakest_model():
   # keeps 0.68 on both, so it wins across models.
   assert ('Across the 2 models, the per-image score they all have with the '
           'highest worst-case AUROC is `input_complexity_png`: 0.680') in text
+  assert 'No per-image score stays at or above chance' not in text
+  # When even the best worst case is below chance, the page says so.
+  for m in results['models']:
+    for score in m['robustness']['noise']:
+      m['robustness']['noise'][score]['auroc_in_moved'] = _ci(0.3)
+  text = '\n'.join(guidance.render_guidance(results))
+  assert ': 0.300 (at its lowest' in text
+  assert ('No per-image score stays at or above chance under every SIT for '
+          'every model.') in text
 
 
 def test_best_glow_level_is_named():

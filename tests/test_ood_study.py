@@ -107,8 +107,11 @@ def test_glow_gets_level_scores_and_runs_its_own_zeroing(runs, tmp_path):
   assert set(r['robustness']) == {'zero_latents_k2_quantised',
                                   'noise_normal_eps0.001_all_edge'}
   with open(tmp_path / 'ood_results.json') as f:
-    assert json.load(f)['models'][0]['dataset'] == 'fashion_mnist'
+    saved = json.load(f)
+  assert saved['models'][0]['dataset'] == 'fashion_mnist'
   page = (tmp_path / 'OOD.md').read_text()
+  # The saved numbers re-render the same page, tables in the same order.
+  assert ood_study.report(saved) == page
   assert '| coarsest_minus_finest | zero_latents_k2_quantised |' in page
   # The practitioner's section comes first, built from the same results.
   assert page.index('## Which score to use') < page.index('## Tables')

@@ -85,11 +85,21 @@ def test_model_json_agrees_with_the_operative_config(name, tmp_path):
                      else expected), key
 
 
+def test_model_of_background():
+  assert shipped_models.model_of_background(
+      'pixelcnn_mnist_background') == 'pixelcnn_mnist'
+  assert shipped_models.model_of_background(
+      'pixelcnn_fashion_mnist_background_1000_steps') == (
+          'pixelcnn_fashion_mnist')
+  with pytest.raises(ValueError, match='pixelcnn_mnist'):
+    shipped_models.model_of_background('pixelcnn_mnist')
+
+
 @pytest.mark.parametrize('name', BACKGROUNDS)
 def test_background_is_a_mutation_trained_background_of_its_model(name):
   background = models.load(os.path.join(ROOT, name))
   assert background.training_options['mutation_rate'] > 0.
-  model_name = name[:-len('_background')]
+  model_name = shipped_models.model_of_background(name)
   if os.path.isdir(os.path.join(ROOT, model_name)):
     likelihood_ratio.check_background(
         models.load(os.path.join(ROOT, model_name)), background)

@@ -84,7 +84,10 @@ def test_training_curve_has_train_and_eval_columns(tiny_run):
 
 @pytest.mark.slow
 def test_curve_csv_round_trips(tiny_run, tmp_path):
-  shipping.ship(str(tiny_run), 'tiny', str(tmp_path))
+  card = shipping.ship(str(tiny_run), 'tiny', str(tmp_path),
+                       config_name='tiny_pixelcnn')
+  # A run trained from a config with overrides names that config.
+  assert card['config'] == 'tiny_pixelcnn'
   with open(tmp_path / 'tiny' / 'training_curve.csv', encoding='utf-8') as f:
     rows = list(csv.DictReader(f))
   assert tuple(rows[0]) == shipping.CURVE_COLUMNS

@@ -431,8 +431,10 @@ def run(entries, output_dir, num_images=2000, sits=DEFAULT_SITS, scores=None,
               for e in entries])
   results['settings']['seconds'] = time.perf_counter() - start
   os.makedirs(output_dir, exist_ok=True)
+  # Keys keep their order (no sort_keys): the report's tables follow it, so
+  # `report(json.load(...))` re-renders this very page.
   atomic.atomic_write_text(os.path.join(output_dir, 'ood_results.json'),
-                           json.dumps(results, indent=1, sort_keys=True,
+                           json.dumps(results, indent=1,
                                       default=_json_default) + '\n')
   figures.write_ood_auroc_figure(results,
                                  os.path.join(output_dir, FIGURE))

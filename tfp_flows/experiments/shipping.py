@@ -270,7 +270,8 @@ def _git_commit():
 
 def ship(model_dir, name, output_root='checkpoints', goal=None,
          literature=None, notes=(), wall_note='from the run\'s TensorBoard '
-         'events, first to last', commit=None, literature_bits_per_dim=None):
+         'events, first to last', commit=None, literature_bits_per_dim=None,
+         config_name=None):
   """Writes `output_root/name/` from the finished run in `model_dir`.
 
   Everything is written to a temporary directory beside the target and
@@ -289,6 +290,10 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
     notes: extra card lines.
     wall_note: how the wall time was measured.
     commit: code version (default: the repository's HEAD).
+    config_name: the gin_configs/ name the run was trained from (default: the
+      run's directory name or `name`, whichever is a config), for runs
+      trained from a config with --gin_param overrides (say which in
+      `notes`).
 
   Returns:
     The card `dict` (also written as `card.json`).
@@ -326,7 +331,7 @@ def ship(model_dir, name, output_root='checkpoints', goal=None,
                    ood_sample=_score(model, card_sample(ood)))
     batch = config.get('train.batch_size', 64)
     card = dict(
-        name=name, config=_config_name(model_dir, name),
+        name=name, config=config_name or _config_name(model_dir, name),
         model=type(model).__name__, dataset=own, ood_dataset=ood,
         num_parameters=int(sum(int(np.prod(v.shape))
                                for v in model.trainable_variables)),
@@ -473,6 +478,9 @@ def main(argv=None):
   parser.add_argument('--goal', type=float, default=None)
   parser.add_argument('--literature', default=None)
   parser.add_argument('--note', action='append', default=[])
+  parser.add_argument('--config', default=None,
+                      help='gin_configs/ name the run was trained from '
+                      '(default: the run directory name or --name)')
   args = parser.parse_args(sys.argv[1:] if argv is None else argv)
   if args.classifier:
     card = write_classifier_card(args.model_dir, args.name)
@@ -484,7 +492,7 @@ def main(argv=None):
   card = ship(args.model_dir, args.name, args.output_root,
               goal=goal if args.goal is None else args.goal,
               literature=args.literature or literature, notes=args.note,
-              literature_bits_per_dim=published)
+              literature_bits_per_dim=published, config_name=args.config)
   own = card['results']['own_full']
   print(f'Wrote {os.path.join(args.output_root, args.name)}: '
         f'{own["bits_per_dim"]:.3f} bits/dim on {card["dataset"]}.')

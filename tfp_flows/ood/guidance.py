@@ -175,9 +175,13 @@ def render_guidance(results):
     worst = {s: min((score_summary(m, s)['worst_case'], _name(m))
                     for m in models) for s in common}
     s = max(common, key=lambda k: worst[k][0])
+    # Below 0.5 the "best" score is only the least broken: say so.
+    caveat = (' No per-image score stays at or above chance under every '
+              'SIT for every model.' if worst[s][0] < 0.5 else '')
     lines += [f'Across the {len(models)} models, the per-image score they '
               f'all have with the highest worst-case AUROC is `{s}`: '
-              f'{worst[s][0]:.3f} (at its lowest for {worst[s][1]}).', '']
+              f'{worst[s][0]:.3f} (at its lowest for {worst[s][1]}).'
+              + caveat, '']
   for m in models:
     lines += _model_lines(m)
   return lines
