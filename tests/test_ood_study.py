@@ -261,3 +261,11 @@ def test_a_sit_that_transforms_no_ood_image_gives_na_not_an_error():
   summary = guidance.score_summary(result, 'likelihood')
   assert summary['worst_in'] is None and summary['worst_both'] is None
   assert summary['worst_case'] == 0.9
+
+
+def test_report_names_repository_paths_relative_to_it(tmp_path):
+  inside = os.path.join(ood_study._REPO, 'checkpoints', 'pixelcnn_mnist')  # pylint: disable=protected-access
+  assert ood_study.shown_path(inside) == os.path.join('checkpoints',
+                                                      'pixelcnn_mnist')
+  assert ood_study.shown_path(str(tmp_path)) == str(tmp_path)
+  assert ood_study.shown_path(None) is None

@@ -15,7 +15,9 @@ from tfp_flows.ood import likelihood_ratio
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.join(REPO, shipped_models.CHECKPOINTS_DIR)
-MAX_TOTAL_BYTES = 40 * 2**20
+# 40 MB held the paper's models and the PixelCNNs' backgrounds; the two
+# affine Glows' backgrounds (6.3 MB each) raised it.
+MAX_TOTAL_BYTES = 56 * 2**20
 TOLERANCE = 0.02  # bits/dim
 
 DENSITY = [m.name for m in shipped_models.DENSITY_MODELS
@@ -39,7 +41,7 @@ def test_every_shipped_model_is_there_and_nothing_unknown():
   assert present <= known, present - known
 
 
-def test_all_checkpoints_together_stay_under_40_mb():
+def test_all_checkpoints_together_stay_under_56_mb():
   total = sum(os.path.getsize(os.path.join(d, f))
               for d, _, files in os.walk(ROOT) for f in files)
   assert total < MAX_TOTAL_BYTES, f'{total / 2**20:.1f} MB'

@@ -443,6 +443,15 @@ def run(entries, output_dir, num_images=2000, sits=DEFAULT_SITS, scores=None,
   return results
 
 
+def shown_path(path):
+  """`path` relative to the repository if it lies inside it, else as is
+  (a committed report must not name the machine it ran on)."""
+  if not path:
+    return path
+  relative = os.path.relpath(os.path.abspath(path), _REPO)
+  return path if relative.startswith('..') else relative
+
+
 def _json_default(value):
   if isinstance(value, (np.floating, np.integer)):
     return value.item()
@@ -471,10 +480,11 @@ def report(results):
   lines += ['## Tables', '']
   for m in results['models']:
     sets = list(next(iter(m['detection'].values())))
-    lines += [f'### {m["model_dir"]} ({m["model"]}, {m["dataset"]})', '',
+    lines += [f'### {shown_path(m["model_dir"])} ({m["model"]}, '
+              f'{m["dataset"]})', '',
               f'Entropy estimate (training images): '
               f'{m["entropy_bits_per_dim"]:.3f} bits/dim; background: '
-              f'{m["background_dir"] or "none"}; '
+              f'{shown_path(m["background_dir"]) or "none"}; '
               f'{m["seconds"] / 60:.1f} min.', '']
     for metric, title in (('auroc', 'AUROC'), ('aupr', 'AUPR'),
                           ('fpr_at_tpr', 'FPR at 95% TPR (lower is better)')):
