@@ -57,6 +57,16 @@ def candidate_name(dataset, rate, l2_weight):
   return f'{dataset}_mu{rate:g}_l2{l2_weight:g}'
 
 
+def default_output_name(dataset, model_dir):
+  """`background_selection_<dataset>` for the dataset's PixelCNN, else
+  `background_selection_<model directory name>`, so that selecting for
+  another model never overwrites the PixelCNN's record."""
+  name = os.path.basename(os.path.normpath(model_dir))
+  if name == f'pixelcnn_{dataset}':
+    return f'background_selection_{dataset}'
+  return f'background_selection_{name}'
+
+
 def parse_grid(rates, l2_weights, grid):
   """The (rate, l2) candidates: `grid` ('0.1:0,0.2:1e-4') or the product.
 
@@ -297,7 +307,8 @@ def main(argv=None):
       REPO, 'bench', 'results'))
   parser.add_argument('--output_name', default=None,
                       help='file stem of the report (default '
-                      'background_selection_<dataset>)')
+                      'background_selection_<dataset> for the PixelCNN, '
+                      'else background_selection_<model dir name>)')
   parser.add_argument('--diagnostic_dataset', default=None,
                       choices=('fashion_mnist', 'mnist'),
                       help='the real OoD set, for a diagnosis after the '
@@ -361,7 +372,7 @@ def main(argv=None):
       machine=shipping.machine_description(),
       timestamp=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
   stem = os.path.join(args.output_dir, args.output_name or
-                      f'background_selection_{args.dataset}')
+                      default_output_name(args.dataset, model_dir))
   atomic.atomic_write_json(stem + '.json', summary)
   atomic.atomic_write_text(stem + '.md', render(summary))
   print(render(summary))

@@ -22,6 +22,14 @@ def test_grid_is_the_product_unless_pairs_are_given():
   assert selection.parse_grid('0.1', '0', 'none') == []
 
 
+def test_default_report_name_says_which_model():
+  assert selection.default_output_name(
+      'mnist', 'checkpoints/pixelcnn_mnist/') == 'background_selection_mnist'
+  assert selection.default_output_name(
+      'mnist', 'checkpoints/paper_glow_affine_mnist') == (
+          'background_selection_paper_glow_affine_mnist')
+
+
 def _result(mean, rate, l2):
   return dict(mean_auroc=mean, mutation_rate=rate, l2_weight=l2)
 
@@ -60,8 +68,9 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
                   f'--model_dir={model_dir}', '--steps=6',
                   '--grid=0.1:0,0.3:1e-4', '--num_images=20', '--cores=1',
                   f'--runs_dir={tmp_path / "runs"}', f'--output_dir={out}'])
-  summary = json.loads((out / 'background_selection_fashion_mnist.json')
-                       .read_text())
+  # Not the data set's PixelCNN: the record is named after the model.
+  record = 'background_selection_' + os.path.basename(model_dir)
+  summary = json.loads((out / f'{record}.json').read_text())
   assert set(summary['candidates']) == {'fashion_mnist_mu0.1_l20',
                                         'fashion_mnist_mu0.3_l20.0001'}
   for name, r in summary['candidates'].items():
@@ -78,7 +87,7 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
   for name in summary['candidates']:
     config = (tmp_path / 'runs' / name / 'operative_config.gin').read_text()
     assert "train.ood_dataset = 'uniform_noise'" in config
-  page = (out / 'background_selection_fashion_mnist.md').read_text()
+  page = (out / f'{record}.md').read_text()
   assert '**(chosen)**' in page and page.count('\n| `fashion_mnist_mu') == 2
   assert 'mnist sample' not in page and 'AUROC vs mnist' not in page
 
@@ -109,8 +118,7 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
                          'against mnist')
   assert page.count('\n| `') == 3 and 'AUROC vs mnist' in page
   # The selection's own record is untouched.
-  assert json.loads((out / 'background_selection_fashion_mnist.json')
-                    .read_text()) == summary
+  assert json.loads((out / f'{record}.json').read_text()) == summary
 
   # Extras only: nothing is trained, and the page does not say it was.
   selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
