@@ -223,6 +223,20 @@ def choose(results):
                                      -results[n]['l2_weight']))
 
 
+def _provenance(summary):
+  """Where the report's backgrounds come from, as a clause."""
+  # Reports written before `num_trained` existed always trained their grid.
+  if not summary.get('num_trained', 1):
+    return ('no background trained here: the ones named below are scored '
+            'as they were')
+  where = ('one at a time on one core' if summary['cores'] == 1 else
+           f'{summary["cores"]} at a time on one core each')
+  extras = (', and the extra backgrounds named below as they were'
+            if summary.get('extra_backgrounds') else '')
+  return (f'backgrounds trained {summary["steps"]} steps from '
+          f'`{summary["config"]}`, {where}{extras}')
+
+
 def render(summary):
   """The Markdown report of one selection (or of its diagnosis)."""
   d = summary['dataset']
@@ -237,15 +251,7 @@ def render(summary):
       + (f', {model_bpd[ood]:.3f} on the {ood} sample' if ood else '')
       + f'); {summary["num_images"]} class-stratified '
       f'test images (seed {summary["seed"]}); '
-      + (('backgrounds trained '
-          f'{summary["steps"]} steps from `{summary["config"]}`, '
-          + ('one at a time on one core' if summary['cores'] == 1 else
-             f'{summary["cores"]} at a time on one core each')
-          + (', and the extra backgrounds named below as they were'
-             if summary.get('extra_backgrounds') else ''))
-         if summary.get('num_trained', 1) else
-         'no background trained here: the ones named below are scored as '
-         'they were')
+      + _provenance(summary)
       + '. Likelihood-ratio AUROC (bits/dim of the model minus '
       'the background; higher = more OoD) of the clean sample against the '
       'same images flipped upside down and inverted, 95% bootstrap '

@@ -146,11 +146,9 @@ def test_tiny_selection_trains_scores_and_reports(tmp_path):
 def test_bad_diagnosis_flags_are_one_line(tmp_path, capsys, flags, words):
   with pytest.raises(SystemExit) as exit_info:
     selection.main(['--dataset=fashion_mnist', f'--config={TINY_CONFIG}',
-                    f'--model_dir={tmp_path}',
+                    f'--model_dir={tmp_path}', '--grid=0.1:0',
                     f'--runs_dir={tmp_path / "runs"}',
-                    f'--output_dir={tmp_path / "out"}'] +
-                   (flags if any(f.startswith('--grid') for f in flags)
-                    else ['--grid=0.1:0'] + flags))
+                    f'--output_dir={tmp_path / "out"}'] + flags)
   assert exit_info.value.code == 2
   err = capsys.readouterr().err.strip().splitlines()[-1]
   assert all(w in err for w in words), err
